@@ -1,0 +1,110 @@
+"""Account: one account's profile, group links, holdings, bills, contracts and interactions."""
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from ui import state, widgets
+from ui.session import current_user, lang, tr
+from valuation import charts, features, i18n
+
+user = current_user()
+frame = state.scoped_frame(user)
+as_of = frame.attrs.get("as_of")
+L = lang()
+
+st.title(tr("account.title"))
+wanted = st.query_params.get("account") or st.session_state.get("account_id")
+visible = set(frame["account_id"])
+if wanted and wanted not in visible:
+    st.error(tr("account.not_in_scope", account=wanted))
+    wanted = None
+
+text = st.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="acc_search")
+matches = frame
+if text.strip():
+    from valuation.portfolio import filter_accounts
+
+    matches = filter_accounts(frame, text=text, include_churned=True)
+options = matches["account_id"].head(200).tolist()
+if wanted and wanted not in options:
+    options.insert(0, wanted)
+labels = frame.set_index("account_id")["name" if L == "zh" else "name_en"].to_dict()
+account_id = st.selectbox(
+    tr("account.pick"), options, index=options.index(wanted) if wanted in options else None,
+    format_func=lambda a: f"{labels.get(a) or a} · {a}", placeholder=tr("account.pick_hint"),
+    key="acc_pick",
+)
+if not account_id:
+    st.info(tr("account.none"))
+    st.stop()
+if account_id != wanted:
+    st.session_state["account_id"] = account_id
+    st.query_params["account"] = account_id
+
+d = features.account_detail(state.store(), account_id)
+a = d["account"].iloc[0]
+row = frame.loc[frame["account_id"] == account_id].iloc[0]
+name = a["name"] if L == "zh" or not a["name_en"] else a["name_en"]
+st.header(name)
+owner = a["owner_name"] if L == "zh" else a["owner_name_en"]
+st.caption(" · ".join(str(x) for x in [
+    account_id, i18n.enum("industry", a["industry"], L), i18n.enum("size_class", a["size_class"], L),
+    i18n.city(a["city"], L), tr("account.owner", owner=owner),
+]))
+if not d["churn"].empty:
+    ch = d["churn"].iloc[0]
+    st.error(tr("account.churned", date=pd.Timestamp(ch["churn_date"]).date(),
+                reason=i18n.enum("churn_reason", ch["reason"], L)))
+
+m = st.columns(5)
+m[0].metric(tr("col.monthly_revenue"), widgets.money(row["monthly_revenue"]),
+            delta=widgets.pct(row["revenue_trend"], signed=True))
+m[1].metric(tr("col.our_families"), f"{row['our_families']} / 4")
+m[2].metric(tr("col.competitor_products"), f"{row['competitor_products']}")
+m[3].metric(tr("col.share_of_wallet"), widgets.pct(row["share_of_wallet"]))
+m[4].metric(tr("col.arrears_3m"), widgets.money(row["arrears_3m"]))
+
+left, right = st.columns([1, 1])
+with left:
+    st.subheader(tr("account.profile"))
+    st.dataframe(i18n.profile_table(a, L), hide_index=True, width="stretch")
+    if pd.notna(a["parent_account_id"]):
+        st.markdown(tr("account.parent"))
+        pname = a["parent_name"] if L == "zh" else a["parent_name_en"]
+        if a["parent_account_id"] in visible:
+            if st.button(f"{pname} · {a['parent_account_id']}", key="go_parent"):
+                widgets.open_account(a["parent_account_id"])
+        else:
+            st.caption(f"{pname} · {a['parent_account_id']} ({tr('account.outside_scope')})")
+    if not d["branches"].empty:
+        st.markdown(tr("account.branches", n=len(d["branches"])))
+        b = d["branches"]
+        b_vis = b[b["account_id"].isin(visible)]
+        pick = st.selectbox(tr("account.open_branch"), b_vis["account_id"], index=None,
+                            format_func=lambda x: f"{labels.get(x) or x} · {x}", key="go_branch")
+        if pick:
+            widgets.open_account(pick)
+        if len(b_vis) < len(b):
+            st.caption(tr("account.branches_hidden", n=len(b) - len(b_vis)))
+with right:
+    st.altair_chart(charts.holdings_chart(d["holdings"], L), width="stretch")
+    st.altair_chart(charts.account_bills_chart(d["bills"], L), width="stretch")
+
+st.subheader(tr("account.holdings"))
+st.dataframe(i18n.holdings_table(d["holdings"], L), hide_index=True, width="stretch")
+
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader(tr("account.contracts"))
+    ct = d["contracts"].copy()
+    soon = pd.to_datetime(ct["end_date"]).dt.date.between(as_of, as_of + timedelta(days=92))
+    ct.insert(0, tr("col.ending_soon"), soon.map({True: "⚠️", False: ""}))
+    ct["contract_type"] = ct["contract_type"].map(lambda v: i18n.enum("contract_type", v, L))
+    st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch")
+with c2:
+    st.subheader(tr("account.interactions"))
+    it = d["interactions"].copy()
+    it["kind"] = it["kind"].map(lambda v: i18n.enum("interaction_kind", v, L))
+    st.dataframe(i18n.headers(it, L), hide_index=True, width="stretch", height=300)

@@ -1,0 +1,73 @@
+"""Import (admin): upload fact files, read the validation report, commit all or nothing."""
+
+import tomllib
+
+import pandas as pd
+import streamlit as st
+
+from ui import state, widgets
+from ui.session import current_user, lang, tr
+from valuation import ingest
+from valuation.access import can_import
+
+user = current_user()
+st.title(tr("import.title"))
+if not can_import(user):
+    st.error(tr("import.admin_only"))
+    st.stop()
+
+store = state.store()
+st.caption(tr("import.caption"))
+files = st.file_uploader(
+    tr("import.files"), type=["csv", "xlsx", "parquet"], accept_multiple_files=True, key="imp_files"
+)
+mapping_file = st.file_uploader(tr("import.mapping"), type=["toml"], key="imp_mapping")
+
+mapping = None
+if mapping_file is not None:
+    try:
+        mapping = tomllib.loads(mapping_file.getvalue().decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        st.error(tr("import.bad_mapping", error=str(exc)))
+        st.stop()
+
+uploads = [(f.name, f.getvalue()) for f in files or []]
+c1, c2 = st.columns(2)
+check = c1.button(tr("import.validate"), disabled=not uploads, key="imp_check")
+commit = c2.button(tr("import.commit"), type="primary", disabled=not uploads, key="imp_commit")
+
+if check or commit:
+    with st.spinner(tr("import.working")):
+        report = ingest.import_uploads(
+            store, uploads, dry_run=not commit, user=user.user_id, mapping=mapping
+        )
+    st.session_state["imp_report"] = (report, commit)
+
+if "imp_report" in st.session_state:
+    report, committed = st.session_state["imp_report"]
+    counts = pd.DataFrame(
+        {tr("import.table"): list(report.tables), tr("import.rows"): list(report.tables.values())}
+    )
+    if report.ok and committed:
+        st.success(tr("import.done", version=report.data_version))
+    elif report.ok:
+        st.success(tr("import.valid"))
+    else:
+        st.error(tr("import.refused", n=sum(report.counts.values())))
+        st.dataframe(
+            pd.DataFrame({tr("import.rule"): list(report.counts),
+                          tr("import.count"): list(report.counts.values())}),
+            hide_index=True,
+        )
+        st.dataframe(report.to_frame(), hide_index=True, width="stretch")
+        st.download_button(
+            tr("import.download_report"), report.to_text(lang()).encode("utf-8"),
+            file_name="import-report.txt", key="imp_report_dl",
+        )
+    st.dataframe(counts, hide_index=True)
+
+st.subheader(tr("import.history"))
+hist = store.import_history()
+st.dataframe(hist, hide_index=True, width="stretch")
+st.caption(tr("import.version", version=store.data_version or "–"))
+widgets.csv_download(hist, "import-history", key="imp_hist_dl")

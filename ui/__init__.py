@@ -1,0 +1,1 @@
+"""Streamlit-only helpers: cached loaders, session and sign-in, language, navigation."""

@@ -1,0 +1,37 @@
+"""The page registry: every page file, its title, icon and the roles that see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from valuation.access import User
+
+__all__ = ["PAGES", "PageSpec", "pages_for"]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title_key: str
+    icon: str
+    roles: tuple[str, ...]
+
+
+_ALL = ("account_manager", "sales_lead", "executive", "admin")
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/portfolio.py", "nav.portfolio", ":material/table_view:", _ALL),
+    PageSpec("pages/account.py", "nav.account", ":material/apartment:", _ALL),
+    PageSpec("pages/import_data.py", "nav.import", ":material/upload_file:", ("admin",)),
+)
+
+
+def pages_for(user: User, tr: object) -> list[st.Page]:
+    """The st.Page objects the user's role may open, titled in the session language."""
+    return [
+        st.Page(p.path, title=tr(p.title_key), icon=p.icon)  # type: ignore[operator]
+        for p in PAGES
+        if user.role in p.roles
+    ]

@@ -1,0 +1,136 @@
+"""Roll-ups from holdings, bills, contracts and interactions to one row per account (SQL)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from valuation.access import User, scope_sql
+from valuation.store import Store
+
+__all__ = [
+    "account_detail",
+    "account_frame",
+    "data_as_of",
+    "load_sql",
+    "portfolio_kpis",
+    "revenue_trend",
+]
+
+_SQL_DIR = Path(__file__).parent / "sql"
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``valuation/sql/<name>.sql``."""
+    return (_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def data_as_of(store: Store) -> date | None:
+    """The portfolio's as-of date: the last day of daily usage, else the end of the last bill."""
+    day = store.scalar("SELECT max(day) FROM line_daily")
+    if day is not None:
+        return pd.Timestamp(day).date()
+    month = store.scalar("SELECT last_day(max(month)) FROM billing_monthly")
+    return None if month is None else pd.Timestamp(month).date()
+
+
+def account_frame(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
+    """One row per account onboarded by ``as_of`` (default: the data's as-of date)."""
+    as_of = as_of or data_as_of(store) or date.today()
+    cur = store.cursor()
+    try:
+        df = cur.execute(load_sql("account_frame"), {"as_of": as_of}).df()
+    finally:
+        cur.close()
+    prev = df["revenue_prev_3m"]
+    df["revenue_trend"] = (df["revenue_3m"] - prev).div(prev.where(prev > 0))
+    df["arrears_rate_3m"] = df["arrears_3m"].div(df["revenue_3m"].where(df["revenue_3m"] > 0))
+    wallet = df["our_spend"] + df["competitor_spend"]
+    df["share_of_wallet"] = df["our_spend"].div(wallet.where(wallet > 0))
+    df.attrs["as_of"] = as_of
+    return df
+
+
+def portfolio_kpis(frame: pd.DataFrame) -> dict[str, float]:
+    """Headline figures over an account frame (already scoped)."""
+    live = frame[~frame["churned"]]
+    as_of = pd.Timestamp(frame.attrs.get("as_of", date.today()))
+    churn_dates = pd.to_datetime(frame["churn_date"])
+    recent = churn_dates > as_of - pd.DateOffset(months=12)
+    rev3 = float(frame["revenue_3m"].sum())
+    return {
+        "accounts": float(len(live)),
+        "monthly_revenue": float(live["monthly_revenue"].sum()),
+        "revenue_trend": (
+            float(frame["revenue_3m"].sum() / frame["revenue_prev_3m"].sum() - 1)
+            if frame["revenue_prev_3m"].sum() > 0
+            else float("nan")
+        ),
+        "churned_12m": float(recent.sum()),
+        "churn_rate_12m": float(recent.sum() / max(len(live) + recent.sum(), 1)),
+        "arrears_rate": float(frame["arrears_3m"].sum() / rev3) if rev3 > 0 else float("nan"),
+    }
+
+
+def revenue_trend(store: Store, user: User, *, months: int = 24) -> pd.DataFrame:
+    """Billed, paid and arrears per month over the user's accounts (the last ``months``)."""
+    pred, params = scope_sql(user, alias="a")
+    return store.query(
+        f"""
+        SELECT b.month, sum(b.billed) AS billed, sum(b.paid) AS paid, sum(b.arrears) AS arrears
+        FROM billing_monthly b JOIN accounts a ON a.account_id = b.account_id
+        WHERE {pred}
+        GROUP BY b.month ORDER BY b.month DESC LIMIT {int(months)}
+        """,
+        params,
+    ).sort_values("month", ignore_index=True)
+
+
+def account_detail(store: Store, account_id: str) -> dict[str, pd.DataFrame]:
+    """Everything the account page shows about one account, table by table."""
+    q = store.query
+    p = [account_id]
+    return {
+        "account": q(
+            """SELECT a.*, u.name AS owner_name, u.name_en AS owner_name_en, u.team_id,
+                      pa.name AS parent_name, pa.name_en AS parent_name_en
+               FROM accounts a LEFT JOIN users u ON u.user_id = a.owner_id
+               LEFT JOIN accounts pa ON pa.account_id = a.parent_account_id
+               WHERE a.account_id = ?""",
+            p,
+        ),
+        "branches": q(
+            "SELECT account_id, name, name_en, city, owner_id FROM accounts "
+            "WHERE parent_account_id = ? ORDER BY account_id",
+            p,
+        ),
+        "holdings": q(
+            """SELECT h.product_id, pr.name, pr.name_en, pr.family, h.provider,
+                      c.name AS competitor_name, c.name_en AS competitor_name_en,
+                      h.quantity, h.monthly_revenue, h.start_date, h.end_date
+               FROM holdings h JOIN products pr ON pr.product_id = h.product_id
+               LEFT JOIN competitors c ON c.competitor_id = h.provider
+               WHERE h.account_id = ? ORDER BY pr.family, h.provider, h.product_id""",
+            p,
+        ),
+        "bills": q(
+            "SELECT month, billed, paid, arrears FROM billing_monthly "
+            "WHERE account_id = ? ORDER BY month",
+            p,
+        ),
+        "contracts": q(
+            "SELECT contract_id, contract_type, start_date, end_date, value FROM contracts "
+            "WHERE account_id = ? ORDER BY end_date",
+            p,
+        ),
+        "interactions": q(
+            "SELECT date, kind, user_id, note FROM interactions "
+            "WHERE account_id = ? ORDER BY date DESC",
+            p,
+        ),
+        "churn": q("SELECT churn_date, reason FROM churn_events WHERE account_id = ?", p),
+    }

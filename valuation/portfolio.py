@@ -1,0 +1,84 @@
+"""Filtering and presenting the account frame: what the Portfolio page and downloads show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from valuation import i18n
+from valuation.schema import enum_label
+
+__all__ = ["TABLE_COLUMNS", "account_table", "filter_accounts"]
+
+# Columns of the account table, in order, as (frame column, label key).
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("account_id", "col.account_id"),
+    ("name", "col.name"),
+    ("industry", "col.industry"),
+    ("size_class", "col.size_class"),
+    ("city", "col.city"),
+    ("owner_name", "col.owner"),
+    ("monthly_revenue", "col.monthly_revenue"),
+    ("revenue_trend", "col.revenue_trend"),
+    ("our_families", "col.our_families"),
+    ("our_products", "col.our_products"),
+    ("competitor_products", "col.competitor_products"),
+    ("share_of_wallet", "col.share_of_wallet"),
+    ("arrears_3m", "col.arrears_3m"),
+    ("next_contract_end", "col.next_contract_end"),
+    ("complaints_12m", "col.complaints_12m"),
+    ("churned", "col.churned"),
+)
+
+
+def filter_accounts(
+    frame: pd.DataFrame,
+    *,
+    text: str = "",
+    industries: Sequence[str] = (),
+    cities: Sequence[str] = (),
+    sizes: Sequence[str] = (),
+    owners: Sequence[str] = (),
+    include_churned: bool = False,
+) -> pd.DataFrame:
+    """Rows matching every given filter; empty filters match everything.
+
+    ``text`` matches the account id, Chinese or English name (case-insensitive substring).
+    """
+    mask = pd.Series(True, index=frame.index)
+    if text.strip():
+        needle = text.strip().lower()
+        hay = (
+            frame["account_id"].astype("string").str.lower()
+            + "\n" + frame["name"].astype("string").str.lower()
+            + "\n" + frame["name_en"].fillna("").astype("string").str.lower()
+        )
+        mask &= hay.str.contains(needle, regex=False).fillna(False).astype(bool)
+    for col, chosen in (
+        ("industry", industries), ("city", cities), ("size_class", sizes), ("owner_id", owners)
+    ):
+        if chosen:
+            mask &= frame[col].isin(list(chosen))
+    if not include_churned:
+        mask &= ~frame["churned"].astype(bool)
+    out = frame[mask]
+    out.attrs = frame.attrs
+    return out
+
+
+def account_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The account table with translated values and headers, in display order."""
+    df = frame[[c for c, _ in TABLE_COLUMNS]].copy()
+    zh = lang.startswith("zh")
+    if not zh:
+        df["name"] = frame["name_en"].where(frame["name_en"].notna() & (frame["name_en"] != ""),
+                                            frame["name"])
+        df["owner_name"] = frame["owner_name_en"].where(frame["owner_name_en"].notna(),
+                                                        frame["owner_name"])
+    for col, enum in (("industry", "industry"), ("size_class", "size_class")):
+        labels = {code: enum_label(enum, code, lang) for code in df[col].dropna().unique()}
+        df[col] = df[col].map(labels)
+    df["city"] = df["city"].map({c: i18n.city(c, lang) for c in df["city"].dropna().unique()})
+    df["next_contract_end"] = pd.to_datetime(df["next_contract_end"]).dt.date
+    return df.rename(columns={c: i18n.t(k, lang) for c, k in TABLE_COLUMNS})
