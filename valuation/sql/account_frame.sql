@@ -13,7 +13,9 @@ bills AS (
         sum(CASE WHEN b.month > p.as_of - INTERVAL 6 MONTH
                   AND b.month <= p.as_of - INTERVAL 3 MONTH THEN b.billed ELSE 0 END) AS revenue_prev_3m,
         sum(CASE WHEN b.month > p.as_of - INTERVAL 12 MONTH THEN b.arrears ELSE 0 END) AS arrears_12m,
-        sum(CASE WHEN b.month > p.as_of - INTERVAL 3 MONTH THEN b.arrears ELSE 0 END) AS arrears_3m
+        sum(CASE WHEN b.month > p.as_of - INTERVAL 3 MONTH THEN b.arrears ELSE 0 END) AS arrears_3m,
+        sum(CASE WHEN b.month > p.as_of - INTERVAL 12 MONTH AND b.billed > 0 THEN 1 ELSE 0 END) AS months_billed_12m,
+        sum(CASE WHEN b.month > p.as_of - INTERVAL 12 MONTH AND b.arrears > 0 THEN 1 ELSE 0 END) AS months_in_arrears_12m
     FROM billing_monthly b, params p
     WHERE b.month <= p.as_of
     GROUP BY b.account_id
@@ -24,9 +26,19 @@ held AS (
         count(DISTINCT CASE WHEN h.provider = 'ours' THEN h.product_id END) AS our_products,
         count(DISTINCT CASE WHEN h.provider = 'ours' THEN pr.family END) AS our_families,
         count(DISTINCT CASE WHEN h.provider <> 'ours' THEN h.product_id END) AS competitor_products,
-        count(DISTINCT CASE WHEN h.provider <> 'ours' THEN pr.family END) AS competitor_families,
+        count(DISTINCT CASE WHEN h.provider <> 'ours' AND pr.family <> 'service_support'
+                            THEN pr.family END) AS competitor_families,
+        max(CASE WHEN h.provider = 'ours' AND pr.function = 'cug' THEN 1 ELSE 0 END) AS has_cug,
         sum(CASE WHEN h.provider = 'ours' THEN h.monthly_revenue ELSE 0 END) AS our_spend,
-        sum(CASE WHEN h.provider <> 'ours' THEN h.monthly_revenue ELSE 0 END) AS competitor_spend
+        sum(CASE WHEN h.provider <> 'ours' THEN h.monthly_revenue ELSE 0 END) AS competitor_spend,
+        count(DISTINCT CASE WHEN h.provider = 'ours' AND pr.family = 'communication' THEN h.product_id END) AS products_communication,
+        count(DISTINCT CASE WHEN h.provider = 'ours' AND pr.family = 'information' THEN h.product_id END) AS products_information,
+        count(DISTINCT CASE WHEN h.provider = 'ours' AND pr.family = 'industry' THEN h.product_id END) AS products_industry,
+        count(DISTINCT CASE WHEN h.provider = 'ours' AND pr.family = 'service_support' THEN h.product_id END) AS products_service_support,
+        sum(CASE WHEN h.provider = 'ours' AND pr.family = 'communication' THEN h.monthly_revenue ELSE 0 END) AS spend_communication,
+        sum(CASE WHEN h.provider = 'ours' AND pr.family = 'information' THEN h.monthly_revenue ELSE 0 END) AS spend_information,
+        sum(CASE WHEN h.provider = 'ours' AND pr.family = 'industry' THEN h.monthly_revenue ELSE 0 END) AS spend_industry,
+        sum(CASE WHEN h.provider = 'ours' AND pr.family = 'service_support' THEN h.monthly_revenue ELSE 0 END) AS spend_service_support
     FROM holdings h
     JOIN products pr ON pr.product_id = h.product_id
     CROSS JOIN params p
@@ -69,12 +81,23 @@ SELECT
     coalesce(bills.revenue_prev_3m, 0) AS revenue_prev_3m,
     coalesce(bills.arrears_12m, 0) AS arrears_12m,
     coalesce(bills.arrears_3m, 0) AS arrears_3m,
+    coalesce(bills.months_billed_12m, 0) AS months_billed_12m,
+    coalesce(bills.months_in_arrears_12m, 0) AS months_in_arrears_12m,
     coalesce(held.our_products, 0) AS our_products,
     coalesce(held.our_families, 0) AS our_families,
     coalesce(held.competitor_products, 0) AS competitor_products,
     coalesce(held.competitor_families, 0) AS competitor_families,
     coalesce(held.our_spend, 0) AS our_spend,
     coalesce(held.competitor_spend, 0) AS competitor_spend,
+    coalesce(held.has_cug, 0) = 1 AS has_cug,
+    coalesce(held.products_communication, 0) AS products_communication,
+    coalesce(held.products_information, 0) AS products_information,
+    coalesce(held.products_industry, 0) AS products_industry,
+    coalesce(held.products_service_support, 0) AS products_service_support,
+    coalesce(held.spend_communication, 0) AS spend_communication,
+    coalesce(held.spend_information, 0) AS spend_information,
+    coalesce(held.spend_industry, 0) AS spend_industry,
+    coalesce(held.spend_service_support, 0) AS spend_service_support,
     contr.next_contract_end,
     coalesce(contr.has_bundle_agreement, 0) = 1 AS has_bundle_agreement,
     coalesce(touch.visits_12m, 0) AS visits_12m,

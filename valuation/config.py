@@ -1,0 +1,268 @@
+"""Settings: scorecards, positioning cuts, lifecycle rules and tiers, loaded from TOML and validated."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from valuation.measures import MEASURES
+from valuation.schema import TABLES
+
+__all__ = [
+    "DEFAULT_SETTINGS_PATH",
+    "NORMS",
+    "SETTINGS",
+    "MeasureWeight",
+    "ScoringModel",
+    "Settings",
+    "SettingsError",
+    "Tier",
+    "load_settings",
+    "parse_settings",
+]
+
+DEFAULT_SETTINGS_PATH = Path(__file__).resolve().parent.parent / "data" / "models" / "default.toml"
+NORMS = ("percentile", "minmax", "log", "fixed")
+MISSING = ("zero", "median", "best")
+TIER_METHODS = ("quantile", "threshold", "kmeans")
+
+# The scalar settings: dotted name -> (default, help). The TOML file may override any;
+# docs/scoring.md documents every one (a test checks).
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "grades.cuts": ([80.0, 60.0, 40.0, 20.0], "Score cuts between the five grades, high to low."),
+    "positioning.value_high": (50.0, "Value score at or above which value counts as high."),
+    "positioning.loyalty_high": (45.0, "Loyalty score at or above which loyalty counts as high."),
+    "positioning.competitor_high": (
+        30.0, "Competitor-entanglement score at or above which entanglement counts as high."),
+    "lifecycle.identification_months": (12, "Accounts younger than this are in identification."),
+    "lifecycle.warning_revenue_drop": (
+        0.20, "A 3-month revenue drop of at least this share puts an account in warning."),
+    "lifecycle.warning_arrears_ratio": (
+        0.10, "Arrears over billed in the last 3 months at or above this: warning."),
+    "lifecycle.warning_escalations": (1, "Escalated complaints in 12 months at or above this: warning."),
+    "lifecycle.warning_contract_days": (
+        90, "A contract ending within this many days, with low loyalty: warning."),
+    "lifecycle.warning_contract_min_loyalty": (
+        30.0, "Loyalty below this makes an ending contract a warning."),
+    "tiers.method": ("quantile", "How tiers are cut: quantile, threshold or kmeans."),
+    "tiers.basis": ("composite", "The score tiers are cut on: value or composite."),
+    "tiers.composite_loyalty_weight": (
+        0.3, "With basis composite: value x (1 - w) + loyalty x w."),
+}
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class MeasureWeight:
+    name: str
+    weight: float
+    norm: str
+    missing: str
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A scorecard applied to the accounts in its scope."""
+
+    name: str
+    label_en: str
+    label_zh: str
+    precedence: int
+    scope: dict[str, tuple[Any, ...]]
+    value_weights: dict[str, float]
+    measures: tuple[MeasureWeight, ...]
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if lang.startswith("zh") else self.label_en
+
+
+@dataclass(frozen=True)
+class Tier:
+    code: str
+    label_en: str
+    label_zh: str
+    share: float
+    threshold: float
+    dedicated_agent: bool
+    repair_sla_hours: float
+    visit_days: int
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if lang.startswith("zh") else self.label_en
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of scoring, positioning and tiering (frozen; pass it explicitly)."""
+
+    models: tuple[ScoringModel, ...]
+    tiers: tuple[Tier, ...]
+    values: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name, SETTINGS[name][0])
+
+    def model(self, name: str) -> ScoringModel:
+        return next(m for m in self.models if m.name == name)
+
+    def tier(self, code: str) -> Tier:
+        return next(t for t in self.tiers if t.code == code)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Settings from a TOML file (default: data/models/default.toml)."""
+    p = Path(path) if path is not None else DEFAULT_SETTINGS_PATH
+    return parse_settings(p.read_text(encoding="utf-8"))
+
+
+def parse_settings(text: str) -> Settings:
+    """Parse and validate settings TOML; raise SettingsError naming the bad entry."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"not valid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for name, (default, _help) in SETTINGS.items():
+        section, key = name.split(".", 1)
+        if key in doc.get(section, {}):
+            values[name] = doc[section][key]
+            _check_type(name, values[name], default)
+    s = Settings(
+        models=_models(doc.get("models", [])),
+        tiers=_tiers(doc.get("tiers", {}).get("tier", [])),
+        values=values,
+        source=text,
+    )
+    _validate(s)
+    return s
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    if isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise SettingsError(f"{name}: expected {type(default).__name__}, got {value!r}")
+
+
+def _models(raw: list[dict[str, Any]]) -> tuple[ScoringModel, ...]:
+    if not raw:
+        raise SettingsError("models: at least one scoring model is needed")
+    account_cols = set(TABLES["accounts"].names)
+    out = []
+    for i, m in enumerate(raw):
+        where = f"models[{i}] ({m.get('name', '?')})"
+        for req in ("name", "measures"):
+            if req not in m:
+                raise SettingsError(f"{where}: missing {req}")
+        scope: dict[str, tuple[Any, ...]] = {}
+        for col, allowed in (m.get("scope") or {}).items():
+            base = col.removeprefix("min_").removeprefix("max_")
+            if base not in account_cols:
+                raise SettingsError(f"{where}: scope on unknown account column {col!r}")
+            scope[col] = tuple(allowed) if isinstance(allowed, list) else (allowed,)
+        measures = []
+        for j, mw in enumerate(m["measures"]):
+            name = mw.get("name")
+            if name not in MEASURES:
+                raise SettingsError(
+                    f"{where} measure {j}: unknown measure {name!r} (known: {', '.join(MEASURES)})")
+            w = mw.get("weight", 1.0)
+            if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0 or w != w:
+                raise SettingsError(f"{where} measure {name}: weight must be a number >= 0, got {w!r}")
+            norm = mw.get("norm", "percentile")
+            if norm not in NORMS:
+                raise SettingsError(f"{where} measure {name}: norm {norm!r} not one of {NORMS}")
+            missing = mw.get("missing", MEASURES[name].missing)
+            if missing not in MISSING:
+                raise SettingsError(f"{where} measure {name}: missing {missing!r} not one of {MISSING}")
+            measures.append(MeasureWeight(name, float(w), norm, missing))
+        names = [x.name for x in measures]
+        if len(set(names)) != len(names):
+            raise SettingsError(f"{where}: a measure is listed twice")
+        vw = {"influence": 0.5, "payment": 0.5} | dict(m.get("value_weights", {}))
+        if set(vw) != {"influence", "payment"} or any(
+            not isinstance(v, (int, float)) or v < 0 for v in vw.values()
+        ) or sum(vw.values()) <= 0:
+            raise SettingsError(f"{where}: value_weights needs influence and payment >= 0, not both 0")
+        out.append(ScoringModel(
+            name=str(m["name"]), label_en=str(m.get("label_en", m["name"])),
+            label_zh=str(m.get("label_zh", m.get("label_en", m["name"]))),
+            precedence=int(m.get("precedence", 100 + i)), scope=scope,
+            value_weights={k: float(v) for k, v in vw.items()}, measures=tuple(measures),
+        ))
+    return tuple(sorted(out, key=lambda x: x.precedence))
+
+
+def _tiers(raw: list[dict[str, Any]]) -> tuple[Tier, ...]:
+    if len(raw) < 2:
+        raise SettingsError("tiers: at least two tiers are needed")
+    out = []
+    for i, t in enumerate(raw):
+        try:
+            out.append(Tier(
+                code=str(t["code"]), label_en=str(t.get("label_en", t["code"])),
+                label_zh=str(t.get("label_zh", t.get("label_en", t["code"]))),
+                share=float(t.get("share", 0.0)), threshold=float(t.get("threshold", 0.0)),
+                dedicated_agent=bool(t.get("dedicated_agent", False)),
+                repair_sla_hours=float(t.get("repair_sla_hours", 48)),
+                visit_days=int(t.get("visit_days", 365)),
+            ))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SettingsError(f"tiers[{i}]: {exc}") from exc
+    return tuple(out)
+
+
+def _validate(s: Settings) -> None:
+    names = [m.name for m in s.models]
+    if len(set(names)) != len(names):
+        raise SettingsError("models: two models share a name")
+    if s.models[-1].scope:
+        raise SettingsError(
+            f"models: the last model by precedence ({s.models[-1].name}) must have an empty scope, "
+            "so that every account is scored by exactly one model")
+    for m in s.models:
+        dims = {MEASURES[x.name].dimension for x in m.measures if x.weight > 0}
+        missing = {"value", "loyalty", "competitor"} - dims
+        if missing:
+            raise SettingsError(
+                f"model {m.name}: no measure with weight > 0 for {', '.join(sorted(missing))}")
+        for g in ("influence", "payment"):
+            if m.value_weights[g] > 0 and not any(
+                MEASURES[x.name].group == g and x.weight > 0 for x in m.measures
+            ):
+                raise SettingsError(f"model {m.name}: value weight on {g} but no {g} measure")
+    cuts = s.get("grades.cuts")
+    if len(cuts) != 4 or any(not 0 <= c <= 100 for c in cuts) or sorted(cuts, reverse=True) != cuts:
+        raise SettingsError("grades.cuts: four numbers from 100 down to 0, in decreasing order")
+    for k in ("positioning.value_high", "positioning.loyalty_high", "positioning.competitor_high"):
+        if not 0 <= s.get(k) <= 100:
+            raise SettingsError(f"{k}: must be between 0 and 100")
+    if s.get("tiers.method") not in TIER_METHODS:
+        raise SettingsError(f"tiers.method: one of {', '.join(TIER_METHODS)}")
+    if s.get("tiers.basis") not in ("value", "composite"):
+        raise SettingsError("tiers.basis: value or composite")
+    if not 0 <= s.get("tiers.composite_loyalty_weight") <= 1:
+        raise SettingsError("tiers.composite_loyalty_weight: between 0 and 1")
+    codes = [t.code for t in s.tiers]
+    if len(set(codes)) != len(codes):
+        raise SettingsError("tiers: two tiers share a code")
+    if s.get("tiers.method") == "quantile":
+        shares = [t.share for t in s.tiers]
+        if any(x <= 0 for x in shares) or abs(sum(shares) - 1.0) > 1e-6:
+            raise SettingsError(
+                f"tiers: with method quantile the shares must be > 0 and add up to 1 (they add up "
+                f"to {sum(shares):.3f})")
+    if s.get("tiers.method") == "threshold":
+        th = [t.threshold for t in s.tiers]
+        if sorted(th, reverse=True) != th or len(set(th)) != len(th):
+            raise SettingsError("tiers: with method threshold, thresholds must fall strictly from the top tier")
