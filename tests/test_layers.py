@@ -83,3 +83,14 @@ def test_every_label_key_used_exists():
     used |= {f"scope.{r}" for r in ENUMS["role"]}
     missing = sorted(k for k in used if k not in i18n.STRINGS)
     assert missing == []
+
+
+def test_data_format_documents_every_column():
+    from valuation.schema import FACT_TABLES
+
+    doc = (ROOT / "docs" / "data-format.md").read_text(encoding="utf-8")
+    for t in FACT_TABLES:
+        assert f"## `{t.name}` · {t.zh}" in doc
+        section = doc.split(f"## `{t.name}`", 1)[1].split("\n## ", 1)[0]
+        for c in t.columns:
+            assert f"| `{c.name}` | {c.zh} | {c.dtype} |" in section, (t.name, c.name)

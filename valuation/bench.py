@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import resource
 import tempfile
 import time
@@ -9,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from valuation import demo, features
+from valuation import demo, features, positioning, pyramid
+from valuation.config import load_settings
+from valuation.scoring import score
 from valuation.store import Store
 
 __all__ = ["run"]
@@ -18,7 +22,12 @@ T = TypeVar("T")
 
 
 def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> dict[str, Any]:
-    """Generate ``accounts``, load them into a temporary store and time each stage."""
+    """Generate ``accounts``, load them into a temporary store and time each stage.
+
+    Stages: generate (synthetic portfolio), load (into DuckDB), features (SQL roll-ups to one
+    row per account), scoring (three scorecards with reasons), positioning (strategy, size
+    approach, lifecycle stage), pyramid (tier cuts, per-tier summary, composition, Lorenz).
+    """
     stages: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], T]) -> T:
@@ -27,6 +36,7 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> di
         stages[name] = round(time.perf_counter() - t0, 3)
         return out
 
+    settings = load_settings()
     with tempfile.TemporaryDirectory() as tmp:
         frames = timed("generate", lambda: demo.generate(
             accounts=accounts, seed=seed, line_accounts=line_accounts))
@@ -34,10 +44,33 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> di
         with Store(Path(tmp) / "bench.duckdb") as store:
             timed("load", lambda: store.replace_facts(frames, source="bench"))
             del frames
-            timed("features", lambda: features.account_frame(store))
+            frame = timed("features", lambda: features.account_frame(store))
+    card = timed("scoring", lambda: score(frame, settings))
+
+    def _position() -> Any:
+        s = card.scores
+        return (positioning.position(s, settings), positioning.approach(frame),
+                positioning.lifecycle_stage(frame, s["loyalty_score"], settings))
+
+    timed("positioning", _position)
+
+    def _pyramid() -> Any:
+        basis = pyramid.basis_score(card.scores, settings)
+        cutter = pyramid.TierCutter(tiers=settings.tiers,
+                                    method=settings.get("tiers.method")).fit(basis)
+        analysed = frame.assign(tier=cutter.predict(basis), **{
+            c: card.scores[c] for c in ("value_score", "loyalty_score", "competitor_score")})
+        return (pyramid.tier_summary(analysed, settings),
+                pyramid.composition(analysed, "family"), pyramid.composition(analysed, "industry"),
+                pyramid.lorenz(analysed["monthly_revenue"]))
+
+    timed("pyramid", _pyramid)
+    core = ("features", "scoring", "positioning", "pyramid")
     return {
         "accounts": accounts,
         "rows": rows,
         "stages_s": stages,
+        "features_to_pyramid_s": round(sum(stages[k] for k in core), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }

@@ -8,7 +8,18 @@ import pandas as pd
 from valuation import i18n
 from valuation.schema import ENUMS, enum_label
 
-__all__ = ["account_bills_chart", "holdings_chart", "revenue_trend_chart"]
+__all__ = [
+    "account_bills_chart",
+    "composition_chart",
+    "contributions_chart",
+    "holdings_chart",
+    "lorenz_chart",
+    "migration_chart",
+    "positioning_chart",
+    "pyramid_chart",
+    "revenue_trend_chart",
+    "score_history_chart",
+]
 
 OURS_COLOR = "#1f6fb2"
 COMPETITOR_COLOR = "#d9822b"
@@ -115,3 +126,158 @@ def holdings_chart(holdings: pd.DataFrame, lang: str) -> alt.Chart:
         )
         .properties(height=220, title=t("chart.holdings", lang))
     )
+
+
+TIER_COLORS = ["#0b3d91", "#1f6fb2", "#6baed6", "#c6dbef", "#e0e0e0", "#f0f0f0"]
+
+
+def positioning_chart(df: pd.DataFrame, lang: str, *, value_cut: float, loyalty_cut: float,
+                      max_points: int = 4000) -> alt.LayerChart:
+    """Value (x) vs loyalty (y); colour = competitor entanglement; size = monthly revenue."""
+    t = i18n.t
+    d = df.nlargest(max_points, "monthly_revenue") if len(df) > max_points else df
+    zh = lang.startswith("zh")
+    d = d.assign(
+        label=d["name"] if zh else d["name_en"].fillna(d["name"]),
+        strategy_label=d["strategy"].map(lambda s: i18n.strategy(s, lang)),
+    )[["account_id", "label", "value_score", "loyalty_score", "competitor_score",
+       "monthly_revenue", "tier", "strategy_label"]]
+    points = alt.Chart(d).mark_circle(opacity=0.7, stroke="#333", strokeWidth=0.3).encode(
+        x=alt.X("value_score:Q", title=t("col.value_score", lang), scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("loyalty_score:Q", title=t("col.loyalty_score", lang),
+                scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("competitor_score:Q", title=t("col.competitor_score", lang),
+                        scale=alt.Scale(scheme="orangered", domain=[0, 100])),
+        size=alt.Size("monthly_revenue:Q", title=t("col.monthly_revenue", lang),
+                      scale=alt.Scale(range=[10, 600])),
+        tooltip=[
+            alt.Tooltip("label:N", title=t("col.name", lang)),
+            alt.Tooltip("account_id:N", title=t("col.account_id", lang)),
+            alt.Tooltip("tier:N", title=t("col.tier", lang)),
+            alt.Tooltip("strategy_label:N", title=t("col.strategy", lang)),
+            alt.Tooltip("value_score:Q", title=t("col.value_score", lang), format=".1f"),
+            alt.Tooltip("loyalty_score:Q", title=t("col.loyalty_score", lang), format=".1f"),
+            alt.Tooltip("competitor_score:Q", title=t("col.competitor_score", lang), format=".1f"),
+            alt.Tooltip("monthly_revenue:Q", title=t("col.monthly_revenue", lang), format=",.0f"),
+        ],
+    )
+    rules = alt.Chart(pd.DataFrame({"v": [value_cut], "l": [loyalty_cut]}))
+    vline = rules.mark_rule(strokeDash=[4, 4], color="#888").encode(x="v:Q")
+    hline = rules.mark_rule(strokeDash=[4, 4], color="#888").encode(y="l:Q")
+    return alt.layer(points, vline, hline).properties(
+        height=420, title=t("chart.positioning", lang))
+
+
+def pyramid_chart(summary: pd.DataFrame, lang: str, *, measure: str) -> alt.LayerChart:
+    """The pyramid: one centred bar per tier (top tier on top), width = accounts or revenue."""
+    t = i18n.t
+    d = summary.assign(
+        amount=summary["accounts"] if measure == "accounts" else summary["monthly_revenue"] / 1e4,
+        share=summary["account_share"] if measure == "accounts" else summary["revenue_share"],
+        name=summary["tier"] + " · " + summary["label"],
+    )
+    d["x0"], d["x1"] = -d["amount"] / 2, d["amount"] / 2
+    d["text"] = d["amount"].map("{:,.0f}".format) + "  (" + d["share"].map("{:.1%}".format) + ")"
+    title = t("chart.pyramid_accounts" if measure == "accounts" else "chart.pyramid_revenue", lang)
+    order = list(d["name"])
+    base = alt.Chart(d).encode(y=alt.Y("name:N", sort=order, title=None))
+    bars = base.mark_bar(cornerRadius=3).encode(
+        x=alt.X("x0:Q", axis=None), x2="x1:Q",
+        color=alt.Color("tier:N", legend=None,
+                        scale=alt.Scale(domain=list(d["tier"]), range=TIER_COLORS[: len(d)])),
+        tooltip=[alt.Tooltip("name:N", title=t("col.tier", lang)),
+                 alt.Tooltip("accounts:Q", title=t("kpi.accounts", lang), format=","),
+                 alt.Tooltip("monthly_revenue:Q", title=t("col.monthly_revenue", lang), format=",.0f"),
+                 alt.Tooltip("share:Q", title=t("col.share", lang), format=".1%")],
+    )
+    text = base.mark_text(align="left", dx=6, color="#333").encode(x="x1:Q", text="text:N")
+    return alt.layer(bars, text).properties(height=240, title=title)
+
+
+def composition_chart(comp: pd.DataFrame, by: str, lang: str, *, labeller=None) -> alt.Chart:
+    """Share of each tier's revenue by family / industry / city (100% stacked bars)."""
+    t = i18n.t
+    d = comp.assign(part=comp[by].map(labeller) if labeller else comp[by])
+    return alt.Chart(d).mark_bar().encode(
+        y=alt.Y("tier:N", title=t("col.tier", lang)),
+        x=alt.X("revenue:Q", stack="normalize", title=t("col.share", lang),
+                axis=alt.Axis(format="%")),
+        color=alt.Color("part:N", title=t(f"col.{by}", lang),
+                        sort=alt.EncodingSortField("revenue", op="sum", order="descending")),
+        order=alt.Order("revenue:Q", sort="descending"),
+        tooltip=[alt.Tooltip("tier:N", title=t("col.tier", lang)),
+                 alt.Tooltip("part:N", title=t(f"col.{by}", lang)),
+                 alt.Tooltip("revenue:Q", title=t("col.monthly_revenue", lang), format=",.0f"),
+                 alt.Tooltip("share:Q", title=t("col.share", lang), format=".1%")],
+    ).properties(height=200, title=t(f"chart.composition_{by}", lang))
+
+
+def migration_chart(mig: pd.DataFrame, lang: str, *, measure: str, order: list[str]) -> alt.LayerChart:
+    """Heatmap of accounts (or revenue) moving from one tier (rows) to another (columns)."""
+    t = i18n.t
+    d = mig.assign(amount=mig["accounts"] if measure == "accounts" else mig["revenue"] / 1e4)
+    rename = {"new": t("label.new", lang), "gone": t("label.gone", lang)}
+    d = d.assign(from_label=d["from_tier"].replace(rename), to_label=d["to_tier"].replace(rename))
+    labels = [rename.get(o, o) for o in order]
+    base = alt.Chart(d).encode(
+        y=alt.Y("from_label:N", sort=labels, title=t("chart.from_tier", lang)),
+        x=alt.X("to_label:N", sort=labels, title=t("chart.to_tier", lang),
+                axis=alt.Axis(orient="top", labelAngle=0)),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("amount:Q", scale=alt.Scale(scheme="blues", type="sqrt"), legend=None),
+        tooltip=[alt.Tooltip("from_label:N", title=t("chart.from_tier", lang)),
+                 alt.Tooltip("to_label:N", title=t("chart.to_tier", lang)),
+                 alt.Tooltip("accounts:Q", title=t("kpi.accounts", lang), format=","),
+                 alt.Tooltip("revenue:Q", title=t("col.monthly_revenue", lang), format=",.0f")],
+    )
+    text = base.mark_text(fontSize=12).encode(
+        text=alt.Text("amount:Q", format=",.0f"),
+        color=alt.condition(alt.datum.amount > d["amount"].max() / 2, alt.value("white"),
+                            alt.value("#222")),
+    )
+    return alt.layer(rect, text).properties(height=260)
+
+
+def lorenz_chart(curve: pd.DataFrame, lang: str) -> alt.LayerChart:
+    """Lorenz curve of revenue concentration with the line of equality."""
+    t = i18n.t
+    line = alt.Chart(curve).mark_line(color=OURS_COLOR, strokeWidth=2.5).encode(
+        x=alt.X("accounts_share:Q", title=t("chart.lorenz_x", lang), axis=alt.Axis(format="%")),
+        y=alt.Y("revenue_share:Q", title=t("chart.lorenz_y", lang), axis=alt.Axis(format="%")),
+    )
+    diag = alt.Chart(pd.DataFrame({"a": [0, 1], "b": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="#999").encode(x="a:Q", y="b:Q")
+    return alt.layer(diag, line).properties(height=260, title=t("chart.lorenz", lang))
+
+
+def score_history_chart(hist: pd.DataFrame, lang: str) -> alt.Chart:
+    """An account's three scores over its snapshots."""
+    t = i18n.t
+    cols = ["value_score", "loyalty_score", "competitor_score"]
+    long = hist.melt(id_vars=["as_of", "tier"], value_vars=cols, var_name="dim", value_name="score")
+    long["dimension"] = long["dim"].map(lambda c: t(f"col.{c}", lang))
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("as_of:T", title=None, axis=alt.Axis(format="%Y-%m")),
+        y=alt.Y("score:Q", title=t("chart.score", lang), scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("dimension:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(range=[OURS_COLOR, "#2a9d8f", COMPETITOR_COLOR])),
+        tooltip=["as_of:T", "tier:N", alt.Tooltip("score:Q", format=".1f"), "dimension:N"],
+    ).properties(height=220, title=t("chart.score_history", lang))
+
+
+def contributions_chart(contrib: pd.DataFrame, lang: str) -> alt.Chart:
+    """One account's measure contributions (points) per dimension, against the model average."""
+    t = i18n.t
+    d = contrib.assign(dimension_label=contrib["dimension"].map(lambda c: t(f"col.{c}_score", lang)))
+    return alt.Chart(d).mark_bar().encode(
+        y=alt.Y("label:N", title=None, sort=alt.EncodingSortField("points", order="descending")),
+        x=alt.X("points:Q", title=t("chart.points", lang)),
+        color=alt.Color("delta:Q", title=t("chart.vs_average", lang),
+                        scale=alt.Scale(scheme="redblue", domainMid=0)),
+        row=alt.Row("dimension_label:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+        tooltip=[alt.Tooltip("label:N", title=t("chart.measure", lang)),
+                 alt.Tooltip("raw:Q", title=t("chart.raw", lang), format=",.2f"),
+                 alt.Tooltip("points:Q", title=t("chart.points", lang), format=".1f"),
+                 alt.Tooltip("delta:Q", title=t("chart.vs_average", lang), format="+.1f")],
+    ).resolve_scale(y="independent").properties(width=380)

@@ -72,6 +72,30 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, required=True, help="output directory")
     sp.add_argument("--format", choices=["csv", "xlsx", "parquet"], default="csv")
 
+    sp = cmd("score", _score, "Score, tier and position every account; one row per account.")
+    db(sp)
+    sp.add_argument("--as-of", type=date.fromisoformat, default=None,
+                    help="score as of this date (default: the data's as-of date)")
+    sp.add_argument("--out", type=Path, required=True, help="output file (.csv or .parquet)")
+
+    sp = cmd("snapshot", _snapshot, "Store scores and tiers as of a date (score history).")
+    db(sp)
+    sp.add_argument("--as-of", type=date.fromisoformat, default=None)
+    sp.add_argument("--backfill", type=int, default=0, metavar="MONTHS",
+                    help="instead: month-end snapshots over the last MONTHS months")
+
+    sp = cmd("evaluate", _evaluate,
+             "How well each dimension separated accounts that churned within 12 months (AUC).")
+    db(sp)
+    sp.add_argument("--horizon", type=int, default=12, help="months of follow-up (default 12)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = cmd("settings", _settings, "Show, validate or save scoring settings (TOML).")
+    db(sp)
+    sp.add_argument("--check", type=Path, default=None, help="validate a TOML file")
+    sp.add_argument("--save", type=Path, default=None, help="validate and save as the active version")
+    sp.add_argument("--show", action="store_true", help="print the active settings")
+
     sp = cmd("info", _info, "Row counts, data version and as-of date of a database.")
     db(sp)
 
@@ -127,6 +151,86 @@ def _export(args: argparse.Namespace) -> int:
         paths = export_tables(s, args.out, fmt=args.format)
     for p in paths:
         print(p)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from valuation import features
+    from valuation.analysis import analyse
+    from valuation.pyramid import path_to_next_tier
+    from valuation.settings_store import active_settings
+
+    cols = ["account_id", "name", "model", "value_score", "influence_score", "payment_score",
+            "loyalty_score", "competitor_score", "value_grade", "loyalty_grade",
+            "competitor_grade", "tier", "strategy", "approach", "lifecycle_stage", "top_up",
+            "top_down", "monthly_revenue"]
+    with _store(args) as s:
+        a = analyse(features.account_frame(s, as_of=args.as_of), active_settings(s))
+    out = a.frame.loc[~a.frame["churned"].astype(bool), cols].copy()
+    path = path_to_next_tier(a.card, a.frame["tier"], a.cutter, a.settings, rows=out.index)
+    best = path.groupby("account_id").head(1).set_index("account_id")
+    out["next_tier_move"] = out["account_id"].map(
+        best["measure"] + " " + best["current"].round(2).astype(str) + " -> "
+        + best["target"].round(2).astype(str)).fillna("")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix == ".parquet":
+        out.to_parquet(args.out, index=False)
+    elif args.out.suffix == ".csv":
+        out.to_csv(args.out, index=False, encoding="utf-8")
+    else:
+        raise ValueError(f"--out must end in .csv or .parquet, not {args.out.suffix!r}")
+    print(f"{len(out):,} accounts scored as of {a.frame.attrs['as_of']} -> {args.out}")
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from valuation import features, history
+    from valuation.settings_store import active_settings
+
+    with _store(args) as s:
+        settings = active_settings(s)
+        if args.backfill:
+            dates = history.backfill_snapshots(s, settings, months=args.backfill, user="cli")
+            print(f"{len(dates)} snapshots: {dates[0]} .. {dates[-1]}" if dates else "no data")
+        else:
+            as_of = args.as_of or features.data_as_of(s)
+            n = history.snapshot(s, settings, as_of, user="cli")
+            print(f"snapshot {as_of}: {n:,} accounts")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from valuation import history
+
+    with _store(args) as s:
+        result = history.evaluate(s, horizon_months=args.horizon)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif "error" in result:
+        print(result["error"])
+    else:
+        print(f"snapshot {result['snapshot']}: {result['accounts']:,} accounts, "
+              f"{result['churned']:,} churned within {result['horizon_months']} months")
+        for d, r in result["dimensions"].items():
+            print(f"  {d:<18} AUC {r['auc']}  95% CI [{r['low']}, {r['high']}]")
+    return 0 if "error" not in result else 1
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from valuation.config import parse_settings
+    from valuation.settings_store import active_settings, save_settings
+
+    if args.check is not None:
+        parse_settings(args.check.read_text(encoding="utf-8"))
+        print(f"{args.check}: valid")
+        return 0
+    with _store(args) as s:
+        if args.save is not None:
+            sid = save_settings(s, args.save.read_text(encoding="utf-8"),
+                                user=os.environ.get("USER", "cli"), comment=f"from {args.save.name}")
+            print(f"saved as settings version {sid}")
+        else:
+            print(active_settings(s).source)
     return 0
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Tier",
+    "dump_settings",
     "load_settings",
     "parse_settings",
 ]
@@ -266,3 +267,49 @@ def _validate(s: Settings) -> None:
         th = [t.threshold for t in s.tiers]
         if sorted(th, reverse=True) != th or len(set(th)) != len(th):
             raise SettingsError("tiers: with method threshold, thresholds must fall strictly from the top tier")
+
+
+def dump_settings(doc: dict[str, Any]) -> str:
+    """TOML text for a settings document (the shape :func:`parse_settings` reads)."""
+    lines: list[str] = []
+    tables = {k: v for k, v in doc.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in doc.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    for key, value in doc.items():
+        if key not in tables and key not in arrays:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, table in tables.items():
+        lines.append(f"\n[{key}]")
+        for k, v in table.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                continue
+            lines.append(f"{k} = {_toml_value(v)}")
+        for k, v in table.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                for item in v:
+                    lines.append(f"\n[[{key}.{k}]]")
+                    lines.extend(f"{ik} = {_toml_value(iv)}" for ik, iv in item.items())
+    for key, items in arrays.items():
+        for item in items:
+            lines.append(f"\n[[{key}]]")
+            for k, v in item.items():
+                if k == "measures":
+                    lines.append("measures = [")
+                    lines.extend(f"  {_toml_value(m)}," for m in v)
+                    lines.append("]")
+                else:
+                    lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(float(v)) if isinstance(v, float) else str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")

@@ -9,11 +9,16 @@ from valuation import schema
 __all__ = [
     "LANGS",
     "STRINGS",
+    "approach",
     "city",
     "enum",
+    "grade",
     "headers",
     "holdings_table",
     "profile_table",
+    "stage",
+    "strategy",
+    "strategy_help",
     "t",
 ]
 
@@ -135,6 +140,136 @@ STRINGS: dict[str, tuple[str, str]] = {
     "account.holdings": ("Products held", "业务持有"),
     "account.contracts": ("Contracts", "协议"),
     "account.interactions": ("Interactions", "客户接触"),
+    "account.valuation": ("Valuation", "价值评估"),
+    "account.entitlements": ("Repair SLA {sla} h · visit every {visit} days · dedicated agent: {agent}",
+                             "修障时限 {sla} 小时 · 每 {visit} 天拜访 · 专席服务:{agent}"),
+    "account.influence_payment": ("Influence {i} · ability to pay {p}", "社会影响力 {i} · 支付能力 {p}"),
+    "account.path": ("Path to the next tier", "晋级路径"),
+    "account.top_tier": ("Already in the top tier.", "已处于最高层级。"),
+    "account.no_single_move": (
+        "No single move lifts this account to the next tier; it needs several at once.",
+        "没有单项改进可使该客户晋级,需要多项同时提升。",
+    ),
+    "account.now": ("Now", "当前"),
+    "account.target": ("Target", "目标"),
+    "account.change": ("Change", "变化"),
+    "basis.value": ("value score", "价值得分"),
+    "basis.composite": ("value and loyalty", "价值与忠诚度综合"),
+    "method.quantile": ("quantiles", "分位数"),
+    "method.threshold": ("thresholds", "阈值"),
+    "method.kmeans": ("clustering", "聚类"),
+    "chart.composition_family": ("Revenue by product family", "按产品族的收入构成"),
+    "chart.composition_industry": ("Revenue by industry", "按行业的收入构成"),
+    "chart.composition_city": ("Revenue by city", "按地市的收入构成"),
+    "chart.from_tier": ("From", "原层级"),
+    "chart.to_tier": ("To", "现层级"),
+    "chart.lorenz": ("Revenue concentration (Lorenz curve)", "收入集中度(洛伦兹曲线)"),
+    "chart.lorenz_x": ("Share of accounts (smallest first)", "客户占比(由小到大)"),
+    "chart.lorenz_y": ("Share of revenue", "收入占比"),
+    "chart.measure": ("Measure", "指标"),
+    "chart.points": ("Points", "得分贡献"),
+    "chart.raw": ("Value", "原始值"),
+    "chart.vs_average": ("vs model average", "较模型均值"),
+    "chart.positioning": ("Positioning: value × loyalty (colour: competitor entanglement)",
+                          "客户定位:价值 × 忠诚度(颜色:异网捆绑度)"),
+    "chart.pyramid_accounts": ("Value pyramid by accounts", "价值金字塔(客户数)"),
+    "chart.pyramid_revenue": ("Value pyramid by monthly revenue (¥10k)", "价值金字塔(月收入,万元)"),
+    "chart.score": ("Score", "得分"),
+    "chart.score_history": ("Score history", "得分历史"),
+    "col.value_score": ("Value", "价值"),
+    "col.loyalty_score": ("Loyalty", "忠诚度"),
+    "col.competitor_score": ("Competitor entanglement", "异网捆绑度"),
+    "col.value_change": ("Value change", "价值变化"),
+    "col.tier": ("Tier", "层级"),
+    "col.strategy": ("Strategy", "策略"),
+    "col.lifecycle_stage": ("Stage", "生命周期"),
+    "col.model": ("Scoring model", "评估模型"),
+    "col.share": ("Share", "占比"),
+    "help.value": ("Social influence plus ability to pay (0-100).", "社会影响力与经济支付能力(0-100)。"),
+    "help.loyalty": ("Depth of our bundle across the four families (0-100).",
+                     "使用我方四类业务的深度(0-100)。"),
+    "help.competitor": ("Depth of competitors' products in the account (0-100); high is bad for us.",
+                        "客户使用异网业务的深度(0-100),越高对我方越不利。"),
+    "label.new": ("New", "新增"),
+    "label.gone": ("Left", "流失"),
+    "portfolio.filters": ("Filters", "筛选"),
+    "pyramid.title": ("Value pyramid", "价值金字塔"),
+    "pyramid.basis": ("tiers by {basis}, cut by {method}", "按{basis}分层,{method}切分"),
+    "pyramid.measure": ("Show", "显示"),
+    "pyramid.by_accounts": ("By accounts", "按客户数"),
+    "pyramid.by_revenue": ("By revenue", "按收入"),
+    "pyramid.top20": ("Top 20% of accounts' revenue share", "前20%客户收入占比"),
+    "pyramid.top20_help": ("Share of monthly revenue from the largest fifth of accounts.",
+                           "收入最高的20%客户贡献的月收入占比。"),
+    "pyramid.gini": ("Gini coefficient", "基尼系数"),
+    "pyramid.account_share": ("Share of accounts", "客户占比"),
+    "pyramid.revenue_share": ("Share of revenue", "收入占比"),
+    "pyramid.dedicated_agent": ("Dedicated agent", "专席服务"),
+    "pyramid.repair_sla": ("Repair SLA", "修障时限"),
+    "pyramid.visit_days": ("Visit every (days)", "拜访周期(天)"),
+    "pyramid.composition": ("Value composition by tier", "各层级价值构成"),
+    "pyramid.migration": ("Tier migration between snapshots", "层级迁移"),
+    "pyramid.no_snapshots": ("Fewer than two snapshots: run `valuation snapshot`.",
+                             "快照少于两个:请运行 valuation snapshot。"),
+    "pyramid.from": ("From snapshot", "起始快照"),
+    "pyramid.to": ("To snapshot", "对比快照"),
+    "pyramid.kpis": ("KPIs by region and industry", "分地市、分行业指标"),
+    "pyramid.kpis_by": ("By", "维度"),
+    "pyramid.top_share": ("Share in tiers A-B", "A/B层级占比"),
+    "pyramid.churn_rate": ("Churn rate, 12 months", "近12月离网率"),
+    "pyramid.groups": ("Groups scored as one", "集团整体评估"),
+    "pyramid.members": ("Members", "成员数"),
+    "pyramid.group_tier": ("Group tier", "集团层级"),
+    "pyramid.head_tier": ("Head's own tier", "总部自身层级"),
+    "pyramid.drill": ("Accounts in a tier", "层级客户明细"),
+    "settings.title": ("Settings", "评估设置"),
+    "settings.admin_only": ("Only admins may change settings.", "仅支撑经理可修改设置。"),
+    "settings.active": ("Active settings version: {id}", "当前生效设置版本:{id}"),
+    "settings.defaults": ("defaults", "默认"),
+    "settings.models": ("Scoring models", "评估模型"),
+    "settings.cuts": ("Cuts and tiers", "切分与层级"),
+    "settings.toml": ("Settings file (TOML)", "设置文件(TOML)"),
+    "settings.toml_help": (
+        "The full settings as TOML. Switch on 'use this text' to save edits made here.",
+        "完整设置(TOML 格式)。打开“使用此文本”后保存此处的修改。",
+    ),
+    "settings.use_toml": ("Use this text", "使用此文本"),
+    "settings.history": ("Versions", "历史版本"),
+    "settings.restore_pick": ("Version", "版本"),
+    "settings.restore": ("Restore this version", "恢复此版本"),
+    "settings.saved": ("Saved as version {id}.", "已保存为版本 {id}。"),
+    "settings.invalid": ("These settings cannot be used: {error}", "设置无效:{error}"),
+    "settings.preview": ("Effect before saving", "保存前预览影响"),
+    "settings.no_change": ("No change yet.", "尚未修改。"),
+    "settings.moved_accounts": ("Accounts changing tier", "层级变化客户数"),
+    "settings.moved_revenue": ("Monthly revenue changing tier", "层级变化的月收入"),
+    "settings.strategy_changes": ("Accounts changing strategy", "策略变化客户数"),
+    "settings.comment": ("Comment", "说明"),
+    "settings.save": ("Save as the active version", "保存并生效"),
+    "settings.precedence": ("Precedence (lower first)", "优先级(越小越优先)"),
+    "settings.influence_weight": ("Weight of social influence", "社会影响力权重"),
+    "settings.payment_weight": ("Weight of ability to pay", "支付能力权重"),
+    "settings.scope": ("Scope: {scope}", "适用范围:{scope}"),
+    "settings.everyone": ("every account not matched earlier", "前序模型未覆盖的全部客户"),
+    "settings.dimension": ("Dimension", "维度"),
+    "settings.weight": ("Weight", "权重"),
+    "settings.norm": ("Normalisation", "标准化方法"),
+    "settings.missing": ("Missing values", "缺失值处理"),
+    "settings.value_high": ("Value high from", "高价值起点"),
+    "settings.loyalty_high": ("Loyalty high from", "高忠诚度起点"),
+    "settings.competitor_high": ("Competitor entanglement high from", "高异网捆绑起点"),
+    "settings.method": ("Tier method", "分层方法"),
+    "settings.basis": ("Tier basis", "分层依据"),
+    "settings.loyalty_weight": ("Loyalty weight in the composite", "综合得分中忠诚度权重"),
+    "settings.share": ("Share", "占比"),
+    "settings.threshold": ("Threshold", "阈值"),
+    "nav.pyramid": ("Pyramid", "价值金字塔"),
+    "nav.settings": ("Settings", "评估设置"),
+    "grade.high": ("High", "高"),
+    "grade.fairly_high": ("Fairly high", "较高"),
+    "grade.medium": ("Medium", "中"),
+    "grade.fairly_low": ("Fairly low", "较低"),
+    "grade.low": ("Low", "低"),
     "action.download_csv": ("Download CSV", "下载 CSV"),
     "import.title": ("Import data", "数据导入"),
     "import.admin_only": ("Only admins may import data.", "仅支撑经理可导入数据。"),
@@ -191,6 +326,39 @@ def enum(name: str, code: object, lang: str) -> str:
     if code is None or (isinstance(code, float) and pd.isna(code)):
         return ""
     return schema.enum_label(name, str(code), lang)
+
+
+def strategy(code: str, lang: str) -> str:
+    """A positioning strategy's name in ``lang``."""
+    from valuation.positioning import STRATEGIES
+
+    en, zh, _, _ = STRATEGIES[code]
+    return zh if lang.startswith("zh") else en
+
+
+def strategy_help(code: str, lang: str) -> str:
+    from valuation.positioning import STRATEGIES
+
+    _, _, en, zh = STRATEGIES[code]
+    return zh if lang.startswith("zh") else en
+
+
+def stage(code: str, lang: str) -> str:
+    from valuation.positioning import STAGES
+
+    en, zh = STAGES[code]
+    return zh if lang.startswith("zh") else en
+
+
+def approach(code: str, lang: str) -> str:
+    from valuation.positioning import APPROACHES
+
+    en, zh = APPROACHES[code]
+    return zh if lang.startswith("zh") else en
+
+
+def grade(code: str, lang: str) -> str:
+    return t(f"grade.{code}", lang)
 
 
 def city(name: object, lang: str) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 from valuation import i18n
 from valuation.schema import enum_label
 
-__all__ = ["TABLE_COLUMNS", "account_table", "filter_accounts"]
+__all__ = ["TABLE_COLUMNS", "account_table", "filter_accounts", "with_previous"]
 
 # Columns of the account table, in order, as (frame column, label key).
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -19,6 +19,13 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("size_class", "col.size_class"),
     ("city", "col.city"),
     ("owner_name", "col.owner"),
+    ("tier", "col.tier"),
+    ("strategy", "col.strategy"),
+    ("lifecycle_stage", "col.lifecycle_stage"),
+    ("value_score", "col.value_score"),
+    ("loyalty_score", "col.loyalty_score"),
+    ("competitor_score", "col.competitor_score"),
+    ("value_change", "col.value_change"),
     ("monthly_revenue", "col.monthly_revenue"),
     ("revenue_trend", "col.revenue_trend"),
     ("our_families", "col.our_families"),
@@ -40,6 +47,9 @@ def filter_accounts(
     cities: Sequence[str] = (),
     sizes: Sequence[str] = (),
     owners: Sequence[str] = (),
+    tiers: Sequence[str] = (),
+    strategies: Sequence[str] = (),
+    stages: Sequence[str] = (),
     include_churned: bool = False,
 ) -> pd.DataFrame:
     """Rows matching every given filter; empty filters match everything.
@@ -56,9 +66,10 @@ def filter_accounts(
         )
         mask &= hay.str.contains(needle, regex=False).fillna(False).astype(bool)
     for col, chosen in (
-        ("industry", industries), ("city", cities), ("size_class", sizes), ("owner_id", owners)
+        ("industry", industries), ("city", cities), ("size_class", sizes), ("owner_id", owners),
+        ("tier", tiers), ("strategy", strategies), ("lifecycle_stage", stages),
     ):
-        if chosen:
+        if chosen and col in frame.columns:
             mask &= frame[col].isin(list(chosen))
     if not include_churned:
         mask &= ~frame["churned"].astype(bool)
@@ -69,7 +80,7 @@ def filter_accounts(
 
 def account_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The account table with translated values and headers, in display order."""
-    df = frame[[c for c, _ in TABLE_COLUMNS]].copy()
+    df = frame[[c for c, _ in TABLE_COLUMNS if c in frame.columns]].copy()
     zh = lang.startswith("zh")
     if not zh:
         df["name"] = frame["name_en"].where(frame["name_en"].notna() & (frame["name_en"] != ""),
@@ -80,5 +91,22 @@ def account_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         labels = {code: enum_label(enum, code, lang) for code in df[col].dropna().unique()}
         df[col] = df[col].map(labels)
     df["city"] = df["city"].map({c: i18n.city(c, lang) for c in df["city"].dropna().unique()})
+    if "strategy" in df.columns:
+        df["strategy"] = df["strategy"].map(
+            {c: i18n.strategy(c, lang) for c in df["strategy"].dropna().unique()})
+        df["lifecycle_stage"] = df["lifecycle_stage"].map(
+            {c: i18n.stage(c, lang) for c in df["lifecycle_stage"].dropna().unique()})
     df["next_contract_end"] = pd.to_datetime(df["next_contract_end"]).dt.date
     return df.rename(columns={c: i18n.t(k, lang) for c, k in TABLE_COLUMNS})
+
+
+def with_previous(frame: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus the previous snapshot's tier and value score, and the change since."""
+    prev = previous.set_index("account_id")
+    out = frame.assign(
+        previous_tier=frame["account_id"].map(prev["tier"]),
+        previous_value=frame["account_id"].map(prev["value_score"]),
+    )
+    out["value_change"] = out["value_score"] - out["previous_value"]
+    out.attrs = frame.attrs
+    return out

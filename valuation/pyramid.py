@@ -16,6 +16,7 @@ __all__ = [
     "basis_score",
     "composition",
     "group_rollup",
+    "kpis_by",
     "lorenz",
     "migration",
     "path_to_next_tier",
@@ -269,3 +270,28 @@ def _inverse(
     v = q_lo + n * (q_hi - q_lo)
     return np.expm1(v) if norm == "log" else v
 
+
+
+def kpis_by(analysed: pd.DataFrame, by: str, *, top_tiers: tuple[str, ...] = ("A", "B")
+            ) -> pd.DataFrame:
+    """Per ``by`` (city, industry, ...): live accounts, monthly revenue, share in the top tiers,
+    average scores, churned in 12 months and the 3-month arrears rate."""
+    as_of = pd.Timestamp(analysed.attrs.get("as_of"))
+    recent = pd.to_datetime(analysed["churn_date"]) > as_of - pd.DateOffset(months=12)
+    live = ~analysed["churned"].astype(bool)
+    d = analysed.assign(
+        live=live, top=live & analysed["tier"].isin(list(top_tiers)), recent=recent,
+        rev=analysed["monthly_revenue"].where(live, 0.0),
+    )
+    g = d.groupby(by).agg(
+        accounts=("live", "sum"), monthly_revenue=("rev", "sum"), top=("top", "sum"),
+        value_score=("value_score", "mean"), loyalty_score=("loyalty_score", "mean"),
+        competitor_score=("competitor_score", "mean"), churned_12m=("recent", "sum"),
+        arrears_3m=("arrears_3m", "sum"), revenue_3m=("revenue_3m", "sum"),
+    )
+    g["top_share"] = g["top"] / g["accounts"].where(g["accounts"] > 0)
+    g["churn_rate_12m"] = g["churned_12m"] / (g["accounts"] + g["churned_12m"]).where(
+        g["accounts"] + g["churned_12m"] > 0)
+    g["arrears_rate"] = g["arrears_3m"] / g["revenue_3m"].where(g["revenue_3m"] > 0)
+    return g.drop(columns=["top", "arrears_3m", "revenue_3m"]).sort_values(
+        "monthly_revenue", ascending=False).reset_index()

@@ -14,6 +14,7 @@ __all__ = [
     "GRADES",
     "Scorecard",
     "assign_models",
+    "explain",
     "grade",
     "normalise",
     "score",
@@ -203,3 +204,21 @@ def _join(names: np.ndarray, index: pd.Index) -> pd.Series:
     if not cols:
         return pd.Series("", index=index)
     return cols[0].str.cat(cols[1:], sep=";").str.rstrip(";")
+
+
+def explain(card: Scorecard, row: object, lang: str = "en") -> pd.DataFrame:
+    """One account's reasons: per measure of its model, the dimension, raw value, normalised
+    value, contribution (points) and the difference from its model's average contribution."""
+    model = card.scores.at[row, "model"]
+    used = card.contributions.columns[card.contributions.loc[row].notna()]
+    peers = card.contributions.loc[card.scores["model"] == model, used].mean()
+    zh = lang.startswith("zh")
+    return pd.DataFrame({
+        "measure": used,
+        "label": [MEASURES[m].label_zh if zh else MEASURES[m].label_en for m in used],
+        "dimension": [MEASURES[m].dimension for m in used],
+        "raw": card.raw.loc[row, used].to_numpy(dtype="float64"),
+        "normalised": card.normalised.loc[row, used].to_numpy(dtype="float64"),
+        "points": card.contributions.loc[row, used].to_numpy(dtype="float64"),
+        "delta": (card.contributions.loc[row, used] - peers).to_numpy(dtype="float64"),
+    })

@@ -266,6 +266,42 @@ class Store:
             )
         return int(new["version"])
 
+    def write_batch(
+        self,
+        name: str,
+        rows: pd.DataFrame,
+        *,
+        replace_where: tuple[str, list[Any]],
+        user: str,
+        action: str,
+        row_key: str,
+    ) -> int:
+        """Replace the app-owned rows matching ``replace_where`` by ``rows`` in one transaction,
+        with one audit entry (counts before and after). Versions continue from the replaced
+        rows. For machine-written batches such as score snapshots; returns the row count."""
+        t = schema.table(name)
+        if not t.app_owned:
+            raise ValueError(f"{name} is not app-owned")
+        where, params = replace_where
+        with self.transaction() as tx:
+            prev = tx.execute(
+                f'SELECT count(*), coalesce(max(version), 0) FROM "{name}" WHERE {where}', params
+            ).fetchone()
+            df = rows.copy()
+            df["version"] = int(prev[1]) + 1
+            df["updated_at"] = _now()
+            df["updated_by"] = user
+            tx.execute(f'DELETE FROM "{name}" WHERE {where}', params)
+            tx.register("_batch", df)
+            cols = ", ".join(f'"{c}"' for c in t.names if c in df.columns)
+            tx.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')
+            tx.unregister("_batch")
+            self._audit(
+                tx, user=user, action=action, table_name=name, row_key=row_key,
+                before=json.dumps({"rows": int(prev[0])}), after=json.dumps({"rows": len(df)}),
+            )
+        return len(rows)
+
     def audit_entries(self, table_name: str | None = None) -> pd.DataFrame:
         if table_name is None:
             return self.query("SELECT * FROM audit_log ORDER BY audit_id")
