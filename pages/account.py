@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from ui import state, widgets
+from ui import panels, state, widgets
 from ui.session import current_user, lang, tr
 from valuation import charts, features, i18n
 
@@ -65,6 +65,8 @@ m[1].metric(tr("col.our_families"), f"{row['our_families']} / 4")
 m[2].metric(tr("col.competitor_products"), f"{row['competitor_products']}")
 m[3].metric(tr("col.share_of_wallet"), widgets.pct(row["share_of_wallet"]))
 m[4].metric(tr("col.arrears_3m"), widgets.money(row["arrears_3m"]))
+
+panels.valuation_section(account_id)
 
 left, right = st.columns([1, 1])
 with left:

@@ -1,4 +1,4 @@
-"""Portfolio: headline KPIs, revenue trend and the searchable account table in scope."""
+"""Portfolio: KPIs, revenue trend, positioning map and the filterable account table in scope."""
 
 import streamlit as st
 
@@ -8,7 +8,9 @@ from valuation import charts, features, i18n, portfolio
 
 user = current_user()
 frame = state.scoped_frame(user)
+settings = state.analysis().settings
 as_of = frame.attrs.get("as_of")
+L = lang()
 
 st.title(tr("portfolio.title"))
 st.caption(tr("portfolio.caption", as_of=as_of, scope=tr(f"scope.{user.role}")))
@@ -23,48 +25,54 @@ c[3].metric(tr("kpi.churned_12m"), f"{kpi['churned_12m']:,.0f}",
             delta=widgets.pct(kpi["churn_rate_12m"]), delta_color="off")
 c[4].metric(tr("kpi.arrears_rate"), widgets.pct(kpi["arrears_rate"]), help=tr("kpi.arrears_help"))
 
-trend = state.revenue_trend(user)
-st.altair_chart(charts.revenue_trend_chart(trend, lang()), width="stretch")
-
-st.subheader(tr("portfolio.accounts"))
-f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 1.3, 2])
-text = f1.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="pf_text")
-ind_codes, ind_labels = widgets.enum_options(frame["industry"], "industry")
-industries = f2.multiselect(tr("col.industry"), ind_codes, format_func=ind_labels.get, key="pf_ind")
-cities = f3.multiselect(tr("col.city"), sorted(frame["city"].dropna().unique()),
-                        format_func=lambda c: i18n.city(c, lang()), key="pf_city")
-size_codes, size_labels = widgets.enum_options(frame["size_class"], "size_class")
-sizes = f4.multiselect(tr("col.size_class"), size_codes, format_func=size_labels.get, key="pf_size")
-owners: list[str] = []
-if user.role != "account_manager":
-    names = frame.drop_duplicates("owner_id").set_index("owner_id")
-    label_col = "owner_name" if lang() == "zh" else "owner_name_en"
-    owners = f5.multiselect(tr("col.owner"), sorted(names.index),
-                            format_func=lambda o: f"{names.at[o, label_col]} ({o})", key="pf_owner")
-include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
+with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_list:"):
+    f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
+    text = f1.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="pf_text")
+    ind_codes, ind_labels = widgets.enum_options(frame["industry"], "industry")
+    industries = f2.multiselect(tr("col.industry"), ind_codes, format_func=ind_labels.get,
+                                key="pf_ind")
+    cities = f3.multiselect(tr("col.city"), sorted(frame["city"].dropna().unique()),
+                            format_func=lambda x: i18n.city(x, L), key="pf_city")
+    size_codes, size_labels = widgets.enum_options(frame["size_class"], "size_class")
+    sizes = f4.multiselect(tr("col.size_class"), size_codes, format_func=size_labels.get,
+                           key="pf_size")
+    g1, g2, g3, g4 = st.columns([2, 2, 2, 2])
+    tiers = g1.multiselect(tr("col.tier"), [t.code for t in settings.tiers],
+                           format_func=lambda x: f"{x} · {settings.tier(x).label(L)}", key="pf_tier")
+    strategies = g2.multiselect(tr("col.strategy"), sorted(frame["strategy"].unique()),
+                                format_func=lambda x: i18n.strategy(x, L), key="pf_strategy")
+    stages = g3.multiselect(tr("col.lifecycle_stage"), sorted(frame["lifecycle_stage"].unique()),
+                            format_func=lambda x: i18n.stage(x, L), key="pf_stage")
+    owners: list[str] = []
+    if user.role != "account_manager":
+        names = frame.drop_duplicates("owner_id").set_index("owner_id")
+        label_col = "owner_name" if L == "zh" else "owner_name_en"
+        owners = g4.multiselect(tr("col.owner"), sorted(names.index),
+                                format_func=lambda o: f"{names.at[o, label_col]} ({o})",
+                                key="pf_owner")
+    include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
 
 shown = portfolio.filter_accounts(
     frame, text=text, industries=industries, cities=cities, sizes=sizes, owners=owners,
-    include_churned=include_churned,
+    tiers=tiers, strategies=strategies, stages=stages, include_churned=include_churned,
 )
-table = portfolio.account_table(shown, lang())
-st.caption(tr("portfolio.count", n=len(shown), total=len(frame)))
-event = st.dataframe(
-    table,
-    hide_index=True,
+
+left, right = st.columns([3, 2])
+left.altair_chart(
+    charts.positioning_chart(shown, L, value_cut=settings.get("positioning.value_high"),
+                             loyalty_cut=settings.get("positioning.loyalty_high")),
     width="stretch",
-    height=420,
-    on_select="rerun",
-    selection_mode="single-row",
-    key="pf_table",
-    column_config={
-        tr("col.monthly_revenue"): st.column_config.NumberColumn(format="¥%,.0f"),
-        tr("col.arrears_3m"): st.column_config.NumberColumn(format="¥%,.0f"),
-        tr("col.revenue_trend"): st.column_config.NumberColumn(format="percent"),
-        tr("col.share_of_wallet"): st.column_config.NumberColumn(format="percent"),
-    },
 )
-st.caption(tr("portfolio.select_hint"))
+right.altair_chart(charts.revenue_trend_chart(state.revenue_trend(user), L), width="stretch")
+right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch")
+
+st.subheader(tr("portfolio.accounts"))
+table = portfolio.account_table(shown, L)
+st.caption(tr("portfolio.count", n=len(shown), total=len(frame)) + " · " + tr("portfolio.select_hint"))
+event = st.dataframe(
+    table, hide_index=True, width="stretch", height=420, on_select="rerun",
+    selection_mode="single-row", key="pf_table", column_config=widgets.table_config(),
+)
 rows = event.selection.rows if event is not None else []
 if rows:
     widgets.open_account(str(shown.iloc[rows[0]]["account_id"]))

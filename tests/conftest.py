@@ -99,3 +99,18 @@ def toy_store(tmp_path):
     s.replace_facts(toy_frames(), source="toy")
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory):
+    """A small demo portfolio with its score history, built once per test session."""
+    from valuation import history
+    from valuation.demo import write_demo
+    from valuation.settings_store import active_settings
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    with Store(path) as s:
+        write_demo(s, accounts=900, seed=11, as_of=pd.Timestamp("2026-10-31").date(),
+                   line_accounts=300)
+        history.backfill_snapshots(s, active_settings(s), user="demo")
+    return path

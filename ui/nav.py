@@ -24,7 +24,10 @@ _ALL = ("account_manager", "sales_lead", "executive", "admin")
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/portfolio.py", "nav.portfolio", ":material/table_view:", _ALL),
     PageSpec("pages/account.py", "nav.account", ":material/apartment:", _ALL),
+    PageSpec("pages/pyramid.py", "nav.pyramid", ":material/change_history:",
+             ("sales_lead", "executive", "admin")),
     PageSpec("pages/import_data.py", "nav.import", ":material/upload_file:", ("admin",)),
+    PageSpec("pages/settings.py", "nav.settings", ":material/tune:", ("admin",)),
 )
 
 

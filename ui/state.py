@@ -1,4 +1,4 @@
-"""Cached store connection and analysed portfolio, keyed by data version."""
+"""Cached store connection and analysed portfolio, keyed by data version and settings."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import pandas as pd
 import streamlit as st
 
-from valuation import features
+from valuation import features, history, portfolio
 from valuation.access import User, scope_filter
+from valuation.analysis import Analysis, analyse
+from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store, default_db_path
 
-__all__ = ["frame", "revenue_trend", "scoped_frame", "store", "users"]
+__all__ = ["analysis", "revenue_trend", "scoped_frame", "store", "users"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -21,25 +23,36 @@ def _open_store(path: str) -> Store:
         from valuation.demo import write_demo
 
         write_demo(s)
+        history.backfill_snapshots(s, active_settings(s), user="demo")
     return s
 
 
 def store() -> Store:
     """The app's store: ``VALUATION_DB`` or data/portfolio.duckdb; demo data on first run."""
-    path = str(default_db_path().resolve())
-    with st.spinner("…"):
-        return _open_store(path)
+    return _open_store(str(default_db_path().resolve()))
+
+
+def _key() -> tuple[str, str, int]:
+    s = store()
+    return str(s.path.resolve()), s.data_version, active_settings_id(s)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _frame(path: str, data_version: str) -> pd.DataFrame:
-    return features.account_frame(_open_store(path))
+def _analysis(path: str, data_version: str, settings_id: int) -> Analysis:
+    s = _open_store(path)
+    return analyse(features.account_frame(s), active_settings(s))
 
 
-def frame() -> pd.DataFrame:
-    """The whole portfolio's account frame (a private copy: safe to modify)."""
-    s = store()
-    return _frame(str(s.path.resolve()), s.data_version)
+def analysis() -> Analysis:
+    """The whole portfolio scored with the active settings (a private copy)."""
+    return _analysis(*_key())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _with_previous(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
+    f = _analysis(path, data_version, settings_id).frame
+    prev = history.previous_snapshot(_open_store(path), f.attrs["as_of"])
+    return portfolio.with_previous(f, prev)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -48,13 +61,13 @@ def _users(path: str, data_version: str) -> pd.DataFrame:
 
 
 def users() -> pd.DataFrame:
-    s = store()
-    return _users(str(s.path.resolve()), s.data_version)
+    path, version, _ = _key()
+    return _users(path, version)
 
 
 def scoped_frame(user: User) -> pd.DataFrame:
-    """Only the accounts the signed-in user may see."""
-    f = frame()
+    """The analysed accounts the signed-in user may see."""
+    f = _with_previous(*_key())
     out = f[scope_filter(user, f, users())].reset_index(drop=True)
     out.attrs = f.attrs
     return out
@@ -67,5 +80,5 @@ def _trend(path: str, data_version: str, user: User) -> pd.DataFrame:
 
 def revenue_trend(user: User) -> pd.DataFrame:
     """Monthly billed / paid / arrears over the user's scope."""
-    s = store()
-    return _trend(str(s.path.resolve()), s.data_version, user)
+    path, version, _ = _key()
+    return _trend(path, version, user)

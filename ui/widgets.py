@@ -52,3 +52,83 @@ def enum_options(values: pd.Series, enum: str) -> tuple[list[str], dict[str, str
     """Sorted distinct codes of ``values`` and their labels in the session language."""
     codes = sorted(values.dropna().unique().tolist())
     return codes, {c: i18n.enum(enum, c, lang()) for c in codes}
+
+
+def table_config() -> dict[str, object]:
+    """Number formats for the account table's columns, by their translated headers."""
+    money_fmt = st.column_config.NumberColumn(format="¥%,.0f")
+    score_fmt = st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")
+    return {
+        tr("col.monthly_revenue"): money_fmt,
+        tr("col.arrears_3m"): money_fmt,
+        tr("col.revenue_trend"): st.column_config.NumberColumn(format="percent"),
+        tr("col.share_of_wallet"): st.column_config.NumberColumn(format="percent"),
+        tr("col.value_score"): score_fmt,
+        tr("col.loyalty_score"): score_fmt,
+        tr("col.competitor_score"): score_fmt,
+        tr("col.value_change"): st.column_config.NumberColumn(format="%+.1f"),
+    }
+
+
+def strategy_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accounts and monthly revenue per strategy, largest revenue first, labelled."""
+    g = frame.groupby("strategy").agg(accounts=("account_id", "size"),
+                                      revenue=("monthly_revenue", "sum"))
+    g = g.sort_values("revenue", ascending=False).reset_index()
+    return pd.DataFrame({
+        tr("col.strategy"): g["strategy"].map(lambda s: i18n.strategy(s, lang())),
+        tr("kpi.accounts"): g["accounts"],
+        tr("col.monthly_revenue"): g["revenue"].map(money),
+    })
+
+
+def tier_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The per-tier summary with translated headers and service entitlements."""
+    yes, no = tr("label.yes"), tr("label.no")
+    return pd.DataFrame({
+        tr("col.tier"): summary["tier"] + " · " + summary["label"],
+        tr("kpi.accounts"): summary["accounts"].astype(int),
+        tr("pyramid.account_share"): summary["account_share"].map(pct),
+        tr("col.monthly_revenue"): summary["monthly_revenue"].map(money),
+        tr("pyramid.revenue_share"): summary["revenue_share"].map(pct),
+        tr("col.value_score"): summary["value_score"].round(1),
+        tr("col.loyalty_score"): summary["loyalty_score"].round(1),
+        tr("col.competitor_score"): summary["competitor_score"].round(1),
+        tr("pyramid.dedicated_agent"): summary["dedicated_agent"].map({True: yes, False: no}),
+        tr("pyramid.repair_sla"): summary["repair_sla_hours"].map("{:g} h".format),
+        tr("pyramid.visit_days"): summary["visit_days"],
+    })
+
+
+def kpi_table(kpis: pd.DataFrame, by: str) -> pd.DataFrame:
+    """KPIs per city or industry, labelled."""
+    L = lang()
+    label = (kpis[by].map(lambda x: i18n.city(x, L)) if by == "city"
+             else kpis[by].map(lambda x: i18n.enum(by, x, L)))
+    return pd.DataFrame({
+        tr(f"col.{by}"): label,
+        tr("kpi.accounts"): kpis["accounts"].astype(int),
+        tr("col.monthly_revenue"): kpis["monthly_revenue"].map(money),
+        tr("pyramid.top_share"): kpis["top_share"].map(pct),
+        tr("col.value_score"): kpis["value_score"].round(1),
+        tr("col.loyalty_score"): kpis["loyalty_score"].round(1),
+        tr("col.competitor_score"): kpis["competitor_score"].round(1),
+        tr("kpi.churned_12m"): kpis["churned_12m"].astype(int),
+        tr("pyramid.churn_rate"): kpis["churn_rate_12m"].map(pct),
+        tr("kpi.arrears_rate"): kpis["arrears_rate"].map(pct),
+    })
+
+
+def group_table(groups: pd.DataFrame) -> pd.DataFrame:
+    """Groups scored as one, with the head's own tier beside the group's."""
+    zh = lang() == "zh"
+    return pd.DataFrame({
+        tr("col.account_id"): groups["group_id"],
+        tr("col.name"): groups["name"] if zh else groups["name_en"].fillna(groups["name"]),
+        tr("pyramid.members"): groups["members"],
+        tr("col.monthly_revenue"): groups["monthly_revenue"].map(money),
+        tr("col.value_score"): groups["value_score"].round(1),
+        tr("col.loyalty_score"): groups["loyalty_score"].round(1),
+        tr("pyramid.group_tier"): groups["group_tier"],
+        tr("pyramid.head_tier"): groups["head_tier"],
+    })

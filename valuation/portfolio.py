@@ -97,6 +97,7 @@ def account_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         df["lifecycle_stage"] = df["lifecycle_stage"].map(
             {c: i18n.stage(c, lang) for c in df["lifecycle_stage"].dropna().unique()})
     df["next_contract_end"] = pd.to_datetime(df["next_contract_end"]).dt.date
+    df.attrs = {}
     return df.rename(columns={c: i18n.t(k, lang) for c, k in TABLE_COLUMNS})
 
 

@@ -1,0 +1,85 @@
+"""Pyramid: tiers by count and revenue, composition, concentration, migration, KPIs, drill-down."""
+
+import streamlit as st
+
+from ui import state, widgets
+from ui.session import current_user, lang, tr
+from valuation import charts, history, i18n, pyramid
+from valuation.portfolio import account_table
+from valuation.schema import enum_label
+
+user = current_user()
+a = state.analysis()
+settings = a.settings
+frame = state.scoped_frame(user)
+live = frame[~frame["churned"].astype(bool)]
+L = lang()
+codes = [t.code for t in settings.tiers]
+
+st.title(tr("pyramid.title"))
+st.caption(tr("portfolio.caption", as_of=frame.attrs.get("as_of"), scope=tr(f"scope.{user.role}"))
+           + " · " + tr("pyramid.basis", basis=tr(f"basis.{settings.get('tiers.basis')}"),
+                        method=tr(f"method.{settings.get('tiers.method')}")))
+
+measure = st.segmented_control(tr("pyramid.measure"), ["accounts", "revenue"], default="accounts",
+                               format_func=lambda m: tr(f"pyramid.by_{m}"), key="pyr_measure")
+measure = measure or "accounts"
+summary = pyramid.tier_summary(live, settings, L)
+curve, top20, gini = pyramid.lorenz(live["monthly_revenue"])
+
+c1, c2 = st.columns([3, 2])
+c1.altair_chart(charts.pyramid_chart(summary, L, measure=measure), width="stretch")
+with c2:
+    k = st.columns(2)
+    k[0].metric(tr("pyramid.top20"), widgets.pct(top20), help=tr("pyramid.top20_help"))
+    k[1].metric(tr("pyramid.gini"), f"{gini:.2f}")
+    st.altair_chart(charts.lorenz_chart(curve, L), width="stretch")
+st.dataframe(widgets.tier_table(summary), hide_index=True, width="stretch")
+
+st.subheader(tr("pyramid.composition"))
+tabs = st.tabs([tr("col.family"), tr("col.industry"), tr("col.city")])
+labellers = {"family": lambda x: enum_label("family", x, L),
+             "industry": lambda x: enum_label("industry", x, L), "city": lambda x: i18n.city(x, L)}
+for tab, by in zip(tabs, ("family", "industry", "city"), strict=True):
+    tab.altair_chart(charts.composition_chart(pyramid.composition(live, by), by, L,
+                                              labeller=labellers[by]), width="stretch")
+
+st.subheader(tr("pyramid.migration"))
+dates = history.snapshot_dates(state.store())
+if len(dates) < 2:
+    st.info(tr("pyramid.no_snapshots"))
+else:
+    m1, m2, m3 = st.columns(3)
+    d_from = m1.selectbox(tr("pyramid.from"), dates, index=max(len(dates) - 13, 0), key="pyr_from")
+    d_to = m2.selectbox(tr("pyramid.to"), dates, index=len(dates) - 1, key="pyr_to")
+    mig_measure = m3.segmented_control(tr("pyramid.measure"), ["accounts", "revenue"],
+                                       default="accounts", key="pyr_mig_measure",
+                                       format_func=lambda m: tr(f"pyramid.by_{m}"))
+    scope_ids = set(frame["account_id"])
+    before, after = (history.load_snapshot(state.store(), d) for d in (d_from, d_to))
+    mig = pyramid.migration(before[before["account_id"].isin(scope_ids)],
+                            after[after["account_id"].isin(scope_ids)], codes)
+    st.altair_chart(charts.migration_chart(mig, L, measure=mig_measure or "accounts",
+                                           order=["new", *codes, "gone"]), width="stretch")
+
+st.subheader(tr("pyramid.kpis"))
+by = st.segmented_control(tr("pyramid.kpis_by"), ["city", "industry"], default="city",
+                          format_func=lambda b: tr(f"col.{b}"), key="pyr_kpi_by") or "city"
+st.dataframe(widgets.kpi_table(pyramid.kpis_by(frame, by), by), hide_index=True, width="stretch")
+
+groups = pyramid.group_rollup(frame, a.cutter, settings)
+if not groups.empty:
+    st.subheader(tr("pyramid.groups"))
+    st.dataframe(widgets.group_table(groups), hide_index=True, width="stretch", height=260)
+
+st.subheader(tr("pyramid.drill"))
+tier = st.selectbox(tr("col.tier"), codes, format_func=lambda c: f"{c} · {settings.tier(c).label(L)}",
+                    key="pyr_drill")
+members = live[live["tier"] == tier].sort_values("monthly_revenue", ascending=False)
+table = account_table(members, L)
+event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_select="rerun",
+                     selection_mode="single-row", key="pyr_table",
+                     column_config=widgets.table_config())
+if event is not None and event.selection.rows:
+    widgets.open_account(str(members.iloc[event.selection.rows[0]]["account_id"]))
+widgets.csv_download(table, f"tier-{tier}", key="pyr_download")

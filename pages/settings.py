@@ -1,0 +1,79 @@
+"""Settings (admin): edit scorecards, cuts and tiers; preview the effect; save; restore."""
+
+import tomllib
+
+import streamlit as st
+
+from ui import settings_editor, state, widgets
+from ui.session import current_user, lang, tr
+from valuation import charts, features, pyramid, settings_store
+from valuation.access import can_manage_settings
+from valuation.analysis import analyse
+from valuation.config import SettingsError, dump_settings, parse_settings
+
+user = current_user()
+st.title(tr("settings.title"))
+if not can_manage_settings(user):
+    st.error(tr("settings.admin_only"))
+    st.stop()
+
+store = state.store()
+current = state.analysis()
+L = lang()
+doc = tomllib.loads(current.settings.source)
+st.caption(tr("settings.active", id=settings_store.active_settings_id(store) or tr("settings.defaults")))
+
+tab_models, tab_cuts, tab_toml, tab_history = st.tabs(
+    [tr("settings.models"), tr("settings.cuts"), tr("settings.toml"), tr("settings.history")])
+with tab_models:
+    names = [m["name"] for m in doc["models"]]
+    pick = st.selectbox(tr("col.model"), range(len(names)),
+                        format_func=lambda i: current.settings.model(names[i]).label(L), key="set_model")
+    doc["models"][pick] = settings_editor.model_editor(doc, pick)
+with tab_cuts:
+    doc = settings_editor.cuts_editor(doc)
+    doc = settings_editor.tier_editor(doc)
+with tab_toml:
+    st.caption(tr("settings.toml_help"))
+    raw = st.text_area(tr("settings.toml"), dump_settings(doc), height=420, key="set_toml_text")
+    use_raw = st.toggle(tr("settings.use_toml"), key="set_use_toml")
+with tab_history:
+    hist = settings_store.settings_history(store)
+    st.dataframe(hist, hide_index=True, width="stretch")
+    if not hist.empty:
+        back = st.selectbox(tr("settings.restore_pick"), hist["settings_id"], key="set_restore_pick")
+        if st.button(tr("settings.restore"), key="set_restore"):
+            new_id = settings_store.restore(store, int(back), user=user.user_id)
+            st.success(tr("settings.saved", id=new_id))
+            st.rerun()
+
+text = raw if use_raw else dump_settings(doc)
+try:
+    candidate = parse_settings(text)
+except SettingsError as exc:
+    st.error(tr("settings.invalid", error=str(exc)))
+    st.stop()
+
+st.subheader(tr("settings.preview"))
+changed_text = text.strip() != current.settings.source.strip() and tomllib.loads(text) != tomllib.loads(
+    current.settings.source)
+if not changed_text:
+    st.info(tr("settings.no_change"))
+else:
+    new = analyse(features.account_frame(store), candidate).frame
+    old = current.frame
+    live = ~old["churned"].astype(bool)
+    mig = pyramid.migration(old.loc[live], new.loc[live], [t.code for t in candidate.tiers])
+    moved = mig[mig["from_tier"] != mig["to_tier"]]
+    k = st.columns(3)
+    k[0].metric(tr("settings.moved_accounts"), f"{int(moved['accounts'].sum()):,}")
+    k[1].metric(tr("settings.moved_revenue"), widgets.money(float(moved["revenue"].sum())))
+    k[2].metric(tr("settings.strategy_changes"),
+                f"{int((old.loc[live, 'strategy'] != new.loc[live, 'strategy']).sum()):,}")
+    codes = [t.code for t in candidate.tiers]
+    st.altair_chart(charts.migration_chart(mig, L, measure="accounts", order=codes), width="stretch")
+    comment = st.text_input(tr("settings.comment"), key="set_comment")
+    if st.button(tr("settings.save"), type="primary", key="set_save"):
+        new_id = settings_store.save_settings(store, text, user=user.user_id, comment=comment)
+        st.success(tr("settings.saved", id=new_id))
+        st.rerun()

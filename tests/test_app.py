@@ -1,0 +1,125 @@
+"""The Streamlit app through AppTest: sign-in, pages per role, scope, both languages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from valuation import access
+from valuation.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PASSWORDS = {"am01": "demo-am01", "am02": "demo-am02", "lead01": "demo-lead01",
+             "exec01": "demo-exec01", "admin": "demo-admin"}
+
+
+@pytest.fixture(scope="module")
+def demo_db(demo_path):
+    os.environ["VALUATION_DB"] = str(demo_path)
+    yield demo_path
+    os.environ.pop("VALUATION_DB", None)
+
+
+def _signed_in(user_id: str, lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    with Store(os.environ["VALUATION_DB"]) as s:
+        user = access.get_user(s, user_id)
+    at.session_state["user"] = user
+    at.session_state["lang"] = lang
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for e in at.title] + [e.value for e in at.header] + [e.value for e in at.subheader]
+    parts += [e.value for e in at.markdown] + [e.value for e in at.caption]
+    parts += [str(e.value) for e in at.error] + [str(e.value) for e in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_sign_in_form(demo_db):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    at.text_input(key="signin_user").input("am01")
+    at.text_input(key="signin_password").input("wrong-password")
+    at.button[0].click().run()
+    assert any("错误" in str(e.value) or "Wrong" in str(e.value) for e in at.error)
+    at.text_input(key="signin_password").input(PASSWORDS["am01"])
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["user"].user_id == "am01"
+
+
+ROLE_PAGES = {
+    "am01": ["pages/portfolio.py", "pages/account.py"],
+    "lead01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py"],
+    "exec01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py"],
+    "admin": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
+              "pages/import_data.py", "pages/settings.py"],
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("user_id", list(ROLE_PAGES))
+def test_every_page_renders_for_each_role(demo_db, user_id, lang):
+    at = _signed_in(user_id, lang).run()
+    assert not at.exception, at.exception
+    for page in ROLE_PAGES[user_id]:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert at.title, page
+
+
+def test_account_manager_sees_only_own_accounts(demo_db):
+    at = _signed_in("am01", "en").run()
+    table = at.dataframe[-1].value if at.dataframe else None
+    assert table is not None
+    with Store(os.environ["VALUATION_DB"]) as s:
+        own = set(s.query("SELECT account_id FROM accounts WHERE owner_id = 'am01'")["account_id"])
+    assert set(table["Account ID"]) <= own and len(table) > 0
+
+
+def test_account_manager_cannot_open_another_managers_account(demo_db):
+    with Store(os.environ["VALUATION_DB"]) as s:
+        other = s.scalar("SELECT min(account_id) FROM accounts WHERE owner_id = 'am02'")
+        name = s.scalar("SELECT name FROM accounts WHERE account_id = ?", [other])
+    at = _signed_in("am01", "zh")
+    at.query_params["account"] = other
+    at.run()
+    at.switch_page("pages/account.py")
+    at.query_params["account"] = other
+    at.run()
+    assert not at.exception
+    assert any(other in str(e.value) for e in at.error)
+    assert name not in _texts(at)
+    # ...and the session state route is closed too
+    at.session_state["account_id"] = other
+    at.run()
+    assert name not in _texts(at)
+
+
+def test_sales_lead_sees_team_accounts(demo_db):
+    at = _signed_in("lead01", "en").run()
+    at.switch_page("pages/account.py")
+    with Store(os.environ["VALUATION_DB"]) as s:
+        am02 = s.scalar("SELECT min(account_id) FROM accounts WHERE owner_id = 'am02'")
+    at.query_params["account"] = am02
+    at.run()
+    assert not at.exception
+    assert not any(am02 in str(e.value) for e in at.error)
+
+
+def test_admin_pages_refuse_other_roles_even_when_opened_directly(demo_db):
+    """Not in their navigation, and the page itself refuses when run anyway."""
+    for page, message in (("pages/import_data.py", "Only admins may import"),
+                          ("pages/settings.py", "Only admins may change")):
+        at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+        with Store(os.environ["VALUATION_DB"]) as s:
+            at.session_state["user"] = access.get_user(s, "exec01")
+        at.session_state["lang"] = "en"
+        at.run()
+        assert any(message in str(e.value) for e in at.error), page
+        assert not at.get("file_uploader") and not at.get("text_area")
