@@ -51,7 +51,50 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "tiers.basis": ("composite", "The score tiers are cut on: value or composite."),
     "tiers.composite_loyalty_weight": (
         0.3, "With basis composite: value x (1 - w) + loyalty x w."),
+    # Early warnings (DOMAIN.md section 4; the source's defaults)
+    "warnings.w1_spend_drop": (
+        0.30, "W1: average daily spend this month below last month's by more than this share."),
+    "warnings.w2_silent_days": (3, "W2: consecutive days with no outgoing voice call (SMS not counted)."),
+    "warnings.w3_forward_days": (3, "W3: consecutive days with calls forwarded to another operator."),
+    "warnings.w4_contract_months": (3, "W4: a contract (incl. handset lease, bill subsidy) ends within this many months."),
+    "warnings.w5_balance": (5.0, "W5: credit-control balance below this many yuan."),
+    "warnings.w7a_high_spend": (
+        10.0, "W7a: average daily spend over the previous 30 days at or above this (yuan): high ARPU."),
+    "warnings.w7a_low_balance": (20.0, "W7a: ... while today's prepaid balance is below this (yuan)."),
+    "warnings.w7b_days": (
+        5, "W7b: consecutive days with SMS or value-added use but no voice, after normal voice use."),
+    "warnings.line_share": (
+        0.10, "An account trips a line rule when at least this share of its member lines do."),
+    "warnings.bill_drop": (
+        0.30, "Account rule: this month's bill below the previous 3 months' average by this share."),
+    "warnings.arrears": (1000.0, "Account rule: arrears over the last 3 months above this (yuan)."),
+    "warnings.competitor_new_days": (
+        60, "Account rule: a competitor product first held within this many days."),
+    "warnings.severity_weights": (
+        [4.0, 3.0, 2.0, 1.0], "Severity multiplier per tier, top tier first."),
+    # Retention work
+    "retention.assign_to": ("owner", "Who new work orders go to: owner (account manager) or lead."),
+    "retention.due_days": ([2.0, 3.0, 5.0, 10.0], "Days to act on a work order per tier, top tier first."),
+    "retention.escalate_rules": (
+        3, "Distinct rules tripping at once that make an account visibly churning (escalate)."),
+    "retention.escalate_competitor": (
+        60.0, "Competitor entanglement at or above which a warned account is contested (escalate)."),
+    "retention.hours_per_manager": (24.0, "Retention hours per account manager per month."),
+    "retention.hours_per_order": (
+        [8.0, 5.0, 3.0, 1.5], "Hours one work order takes per tier, top tier first."),
+    "retention.base_save_chance": (
+        0.6, "Chance to save an account with no competitor entanglement; falls with entanglement."),
+    # Churn model, survival and lifetime value
+    "churn.horizon_months": (6, "Churn label: the account churns within this many months."),
+    "churn.min_events": (100, "Below this many churn events, rank by the transparent rules instead."),
+    "churn.margin_rate": (0.35, "Monthly margin as a share of monthly revenue (lifetime value)."),
+    "churn.discount_rate": (0.08, "Annual discount rate for lifetime value."),
+    "churn.max_lifetime_months": (120, "Horizon of expected remaining lifetime."),
 }
+
+
+# Settings that hold one number per tier, top tier first.
+PER_TIER = ("warnings.severity_weights", "retention.due_days", "retention.hours_per_order")
 
 
 class SettingsError(ValueError):
@@ -255,6 +298,9 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.get("tiers.composite_loyalty_weight") <= 1:
         raise SettingsError("tiers.composite_loyalty_weight: between 0 and 1")
     codes = [t.code for t in s.tiers]
+    for k in PER_TIER:
+        if len(s.get(k)) != len(codes):
+            raise SettingsError(f"{k}: one number per tier ({len(codes)}), got {len(s.get(k))}")
     if len(set(codes)) != len(codes):
         raise SettingsError("tiers: two tiers share a code")
     if s.get("tiers.method") == "quantile":

@@ -433,6 +433,24 @@ APP_TABLES: tuple[Table, ...] = (
         app_owned=True,
     ),
     Table(
+        "work_order_events",
+        "工单记录",
+        (
+            C("event_id", "str", "记录编号", required=True),
+            C("work_order_id", "str", "工单编号", required=True),
+            C("at", "str", "时间", required=True),
+            C("user_id", "str", "操作人", required=True),
+            C("kind", "str", "类型", required=True, help="hit, status, assign, note, escalate"),
+            C("detail", "str", "详情", help="JSON"),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("event_id",),
+        app_owned=True,
+        help="The history of a work order: every warning hit, assignment, status change and note.",
+    ),
+    Table(
         "score_snapshots",
         "评分快照",
         (
