@@ -1,6 +1,6 @@
 """Account: one account's profile, group links, holdings, bills, contracts and interactions."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -11,7 +11,7 @@ from valuation import charts, features, i18n
 
 user = current_user()
 frame = state.scoped_frame(user)
-as_of = frame.attrs.get("as_of")
+as_of = date.fromisoformat(frame.attrs["as_of"])
 L = lang()
 
 st.title(tr("account.title"))

@@ -21,8 +21,8 @@ c[0].metric(tr("kpi.accounts"), f"{kpi['accounts']:,.0f}")
 c[1].metric(tr("kpi.monthly_revenue"), widgets.money(kpi["monthly_revenue"]))
 c[2].metric(tr("kpi.revenue_trend"), widgets.pct(kpi["revenue_trend"], signed=True),
             help=tr("kpi.revenue_trend_help"))
-c[3].metric(tr("kpi.churned_12m"), f"{kpi['churned_12m']:,.0f}",
-            delta=widgets.pct(kpi["churn_rate_12m"]), delta_color="off")
+c[3].metric(tr("kpi.churned_12m"), f"{kpi['churned_12m']:,.0f} · {widgets.pct(kpi['churn_rate_12m'])}",
+            help=tr("kpi.churned_help"))
 c[4].metric(tr("kpi.arrears_rate"), widgets.pct(kpi["arrears_rate"]), help=tr("kpi.arrears_help"))
 
 with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_list:"):
@@ -30,26 +30,26 @@ with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_
     text = f1.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="pf_text")
     ind_codes, ind_labels = widgets.enum_options(frame["industry"], "industry")
     industries = f2.multiselect(tr("col.industry"), ind_codes, format_func=ind_labels.get,
-                                key="pf_ind")
+                                key="pf_ind", placeholder=tr("filter.any"))
     cities = f3.multiselect(tr("col.city"), sorted(frame["city"].dropna().unique()),
-                            format_func=lambda x: i18n.city(x, L), key="pf_city")
+                            format_func=lambda x: i18n.city(x, L), key="pf_city", placeholder=tr("filter.any"))
     size_codes, size_labels = widgets.enum_options(frame["size_class"], "size_class")
     sizes = f4.multiselect(tr("col.size_class"), size_codes, format_func=size_labels.get,
-                           key="pf_size")
+                           key="pf_size", placeholder=tr("filter.any"))
     g1, g2, g3, g4 = st.columns([2, 2, 2, 2])
     tiers = g1.multiselect(tr("col.tier"), [t.code for t in settings.tiers],
-                           format_func=lambda x: f"{x} · {settings.tier(x).label(L)}", key="pf_tier")
+                           format_func=lambda x: f"{x} · {settings.tier(x).label(L)}", key="pf_tier", placeholder=tr("filter.any"))
     strategies = g2.multiselect(tr("col.strategy"), sorted(frame["strategy"].unique()),
-                                format_func=lambda x: i18n.strategy(x, L), key="pf_strategy")
+                                format_func=lambda x: i18n.strategy(x, L), key="pf_strategy", placeholder=tr("filter.any"))
     stages = g3.multiselect(tr("col.lifecycle_stage"), sorted(frame["lifecycle_stage"].unique()),
-                            format_func=lambda x: i18n.stage(x, L), key="pf_stage")
+                            format_func=lambda x: i18n.stage(x, L), key="pf_stage", placeholder=tr("filter.any"))
     owners: list[str] = []
     if user.role != "account_manager":
         names = frame.drop_duplicates("owner_id").set_index("owner_id")
         label_col = "owner_name" if L == "zh" else "owner_name_en"
         owners = g4.multiselect(tr("col.owner"), sorted(names.index),
                                 format_func=lambda o: f"{names.at[o, label_col]} ({o})",
-                                key="pf_owner")
+                                key="pf_owner", placeholder=tr("filter.any"))
     include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
 
 shown = portfolio.filter_accounts(

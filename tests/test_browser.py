@@ -101,7 +101,7 @@ def _no_exception(page, where: str) -> None:
 def test_sign_in_and_every_page(server, browser, role, lang):
     user_id, password, n_pages = SIGN_INS[role]
     SHOTS.mkdir(parents=True, exist_ok=True)
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN" if lang == "zh" else "en-US")
+    ctx = browser.new_context(viewport={"width": 1440, "height": 2400}, locale="zh-CN" if lang == "zh" else "en-US")
     page = ctx.new_page()
     try:
         page.goto(f"{server}/?lang={lang}", wait_until="domcontentloaded")

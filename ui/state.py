@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -51,7 +52,7 @@ def analysis() -> Analysis:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _with_previous(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
     f = _analysis(path, data_version, settings_id).frame
-    prev = history.previous_snapshot(_open_store(path), f.attrs["as_of"])
+    prev = history.previous_snapshot(_open_store(path), date.fromisoformat(f.attrs["as_of"]))
     return portfolio.with_previous(f, prev)
 
 

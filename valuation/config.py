@@ -150,7 +150,14 @@ class Settings:
     source: str = ""
 
     def get(self, name: str) -> Any:
-        return self.values.get(name, SETTINGS[name][0])
+        if name in self.values:
+            return self.values[name]
+        default = SETTINGS[name][0]
+        if name in PER_TIER and len(default) != len(self.tiers):
+            # a default per tier for another tier count: keep the top values, end on the last
+            n = len(self.tiers)
+            return [*default[: n - 1], default[-1]] if n > 0 else []
+        return default
 
     def model(self, name: str) -> ScoringModel:
         return next(m for m in self.models if m.name == name)
@@ -299,7 +306,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("tiers.composite_loyalty_weight: between 0 and 1")
     codes = [t.code for t in s.tiers]
     for k in PER_TIER:
-        if len(s.get(k)) != len(codes):
+        if k in s.values and len(s.get(k)) != len(codes):
             raise SettingsError(f"{k}: one number per tier ({len(codes)}), got {len(s.get(k))}")
     if len(set(codes)) != len(codes):
         raise SettingsError("tiers: two tiers share a code")

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from valuation.access import User, scope_sql
 from valuation.store import Store
@@ -41,17 +42,22 @@ def data_as_of(store: Store) -> date | None:
 def account_frame(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     """One row per account onboarded by ``as_of`` (default: the data's as-of date)."""
     as_of = as_of or data_as_of(store) or date.today()
+    ts = pd.Timestamp(as_of)
+    params = {"as_of": as_of, **{
+        f"m{k}": (ts - pd.DateOffset(months=k)).date() for k in (1, 3, 6, 12)}}
     cur = store.cursor()
     try:
-        df = cur.execute(load_sql("account_frame"), {"as_of": as_of}).df()
+        table = cur.sql(load_sql("account_frame"), params=params).to_arrow_table()
     finally:
         cur.close()
+    # Arrow-backed strings: no Python object per cell (several times faster at 1M rows).
+    df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
     prev = df["revenue_prev_3m"]
     df["revenue_trend"] = (df["revenue_3m"] - prev).div(prev.where(prev > 0))
     df["arrears_rate_3m"] = df["arrears_3m"].div(df["revenue_3m"].where(df["revenue_3m"] > 0))
     wallet = df["our_spend"] + df["competitor_spend"]
     df["share_of_wallet"] = df["our_spend"].div(wallet.where(wallet > 0))
-    df.attrs["as_of"] = as_of
+    df.attrs["as_of"] = pd.Timestamp(as_of).date().isoformat()  # JSON-safe: frames travel to the UI
     return df
 
 

@@ -37,7 +37,7 @@ def snapshot(store: Store, settings: Settings, as_of: date, *, user: str) -> int
     earlier snapshot of that date). Returns the number of accounts."""
     frame = features.account_frame(store, as_of=as_of)
     frame = frame[~frame["churned"].astype(bool)].reset_index(drop=True)
-    frame.attrs["as_of"] = as_of
+    frame.attrs["as_of"] = pd.Timestamp(as_of).date().isoformat()
     a = analyse(frame, settings).frame
     rows = a[SNAPSHOT_COLUMNS].assign(as_of=pd.Timestamp(as_of))
     return store.write_batch(

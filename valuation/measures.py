@@ -135,4 +135,6 @@ def raw_measures(frame: pd.DataFrame, *, as_of: object = None) -> pd.DataFrame:
         },
         index=f.index,
     )
-    return out.replace([np.inf, -np.inf], np.nan)
+    values = out.to_numpy(dtype="float64", copy=True)
+    values[np.isinf(values)] = np.nan
+    return pd.DataFrame(values, index=out.index, columns=out.columns)

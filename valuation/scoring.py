@@ -78,9 +78,9 @@ def normalise(x: pd.Series, norm: str, *, lo: float = 0.0, hi: float = 1.0) -> p
 
 def grade(scores: pd.Series, cuts: list[float]) -> pd.Series:
     """Grade codes (high ... low) for 0-100 scores by the four cuts, high to low."""
-    s = scores.to_numpy()
-    conds = [s >= cuts[0], s >= cuts[1], s >= cuts[2], s >= cuts[3]]
-    return pd.Series(np.select(conds, GRADES[:4], GRADES[4]), index=scores.index)
+    s = scores.to_numpy(dtype="float64")
+    below = (s[:, None] < np.asarray(cuts, dtype="float64")[None, :]).sum(axis=1)
+    return pd.Series(pd.Categorical.from_codes(below, categories=list(GRADES)), index=scores.index)
 
 
 def score(frame: pd.DataFrame, settings: Settings, *, as_of: object = None) -> Scorecard:
@@ -88,36 +88,41 @@ def score(frame: pd.DataFrame, settings: Settings, *, as_of: object = None) -> S
     raw = raw_measures(frame, as_of=as_of)
     models = assign_models(frame, settings)
     names = list(MEASURES)
-    normd = pd.DataFrame(np.nan, index=frame.index, columns=names)
-    contrib = pd.DataFrame(np.nan, index=frame.index, columns=names)
-    sub = pd.DataFrame(0.0, index=frame.index, columns=["influence", "payment", *DIMENSIONS])
+    col = {n: j for j, n in enumerate(names)}
+    r = raw.to_numpy(dtype="float64")
+    n_all = np.full(r.shape, np.nan)
+    c_all = np.full(r.shape, np.nan)
+    parts = ["influence", "payment", *DIMENSIONS]
+    sub = np.zeros((len(frame), len(parts)))
+    model_arr = models.to_numpy()
     for m in settings.models:
-        idx = models.index[models == m.name]
-        if len(idx) == 0:
+        rows = np.flatnonzero(model_arr == m.name)
+        if len(rows) == 0:
             continue
-        n_m, c_m, sub_m = _score_model(raw.loc[idx], m)
-        normd.loc[idx, n_m.columns] = n_m
-        contrib.loc[idx, c_m.columns] = c_m
-        sub.loc[idx] = sub_m
+        cols = [col[mw.name] for mw in m.measures]
+        n_m, c_m, sub_m = _score_model(r[np.ix_(rows, cols)], m)
+        n_all[np.ix_(rows, cols)] = n_m
+        c_all[np.ix_(rows, cols)] = c_m
+        sub[rows] = sub_m
     cuts = settings.get("grades.cuts")
     scores = pd.DataFrame(
         {
             "account_id": frame["account_id"].to_numpy(),
-            "model": models.to_numpy(),
-            "value_score": sub["value"].round(2),
-            "influence_score": sub["influence"].round(2),
-            "payment_score": sub["payment"].round(2),
-            "loyalty_score": sub["loyalty"].round(2),
-            "competitor_score": sub["competitor"].round(2),
+            "model": model_arr,
+            **{f"{p}_score": np.round(sub[:, i], 2) for i, p in enumerate(parts)},
         },
         index=frame.index,
     )
+    scores = scores[["account_id", "model", "value_score", "influence_score", "payment_score",
+                     "loyalty_score", "competitor_score"]]
     for d in DIMENSIONS:
         scores[f"{d}_grade"] = grade(scores[f"{d}_score"], cuts)
+    contrib = pd.DataFrame(c_all, index=frame.index, columns=names)
     up, down = _top_factors(contrib, models)
     scores["top_up"] = up
     scores["top_down"] = down
-    return Scorecard(scores=scores, normalised=normd, contributions=contrib, raw=raw)
+    return Scorecard(scores=scores, normalised=pd.DataFrame(n_all, index=frame.index, columns=names),
+                     contributions=contrib, raw=raw)
 
 
 def effective_weights(model: ScoringModel) -> dict[str, float]:
@@ -152,58 +157,85 @@ def _in_scope(frame: pd.DataFrame, model: ScoringModel) -> pd.Series:
     return mask
 
 
-def _score_model(
-    raw: pd.DataFrame, model: ScoringModel
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _score_model(raw: np.ndarray, model: ScoringModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised values, contributions (columns in the model's measure order) and the
+    sub-scores influence, payment, value, loyalty, competitor for one model's accounts."""
     eff = effective_weights(model)
-    normd = {}
-    for mw in model.measures:
+    n = np.empty_like(raw)
+    for j, mw in enumerate(model.measures):
         md = MEASURES[mw.name]
-        x = raw[mw.name]
+        x = pd.Series(raw[:, j])
         if mw.missing == "median":
             x = x.fillna(x.median())
-        n = normalise(x, mw.norm, lo=md.lo, hi=md.hi)
+        v = normalise(x, mw.norm, lo=md.lo, hi=md.hi).to_numpy(dtype="float64")
         if md.direction < 0:
-            n = 1 - n
-        normd[mw.name] = n.fillna(1.0 if mw.missing == "best" else 0.0)
-    n_df = pd.DataFrame(normd, index=raw.index)
-    c_df = n_df.mul(pd.Series(eff)[n_df.columns], axis=1) * 100.0
-    sub = pd.DataFrame(0.0, index=raw.index, columns=["influence", "payment", *DIMENSIONS])
-    for d in DIMENSIONS:
-        cols = [c for c in c_df.columns if MEASURES[c].dimension == d]
-        sub[d] = c_df[cols].sum(axis=1)
-    for g in ("influence", "payment"):
-        cols = [mw.name for mw in model.measures if MEASURES[mw.name].group == g]
-        total = sum(mw.weight for mw in model.measures if mw.name in cols)
+            v = 1 - v
+        n[:, j] = np.where(np.isnan(v), 1.0 if mw.missing == "best" else 0.0, v)
+    w = np.array([eff[mw.name] for mw in model.measures])
+    c = n * w[None, :] * 100.0
+    dims = np.array([MEASURES[mw.name].dimension for mw in model.measures])
+    groups = np.array([MEASURES[mw.name].group for mw in model.measures])
+    raw_w = np.array([mw.weight for mw in model.measures])
+    sub = np.zeros((len(raw), 5))
+    for i, g in enumerate(("influence", "payment")):
+        mask = groups == g
+        total = raw_w[mask].sum()
         if total > 0:
-            gw = pd.Series({mw.name: mw.weight / total for mw in model.measures if mw.name in cols})
-            sub[g] = n_df[cols].mul(gw[cols], axis=1).sum(axis=1) * 100.0
-    return n_df, c_df, sub
+            sub[:, i] = n[:, mask] @ (raw_w[mask] / total) * 100.0
+    for i, d in enumerate(DIMENSIONS):
+        sub[:, 2 + i] = c[:, dims == d].sum(axis=1)
+    return n, c, sub
 
 
 def _top_factors(contrib: pd.DataFrame, models: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Measures pulling each account furthest above / below its model's average, ';'-joined."""
-    means = contrib.groupby(models).transform("mean")
-    delta = (contrib - means).to_numpy()
+    """Measures pulling each account furthest above / below its model's average, ';'-joined.
+
+    A measure is either used for every account of a model or for none, so per-model means
+    are plain column means over the model's rows.
+    """
+    x = contrib.to_numpy(dtype="float64")
+    codes, uniques = pd.factorize(models)
+    counts = np.bincount(codes, minlength=len(uniques)).astype("float64")
+    means = np.empty((len(uniques), x.shape[1]))
+    for j in range(x.shape[1]):
+        means[:, j] = np.bincount(codes, weights=np.nan_to_num(x[:, j]), minlength=len(uniques))
+    means /= counts[:, None]
+    delta = x - means[codes]
     names = np.array(contrib.columns)
-    filled_up = np.where(np.isnan(delta), -np.inf, delta)
-    filled_dn = np.where(np.isnan(delta), np.inf, delta)
-    k = min(_TOP, delta.shape[1])
-    up_idx = np.argsort(-filled_up, axis=1, kind="stable")[:, :k]
-    dn_idx = np.argsort(filled_dn, axis=1, kind="stable")[:, :k]
-    up_val = np.take_along_axis(filled_up, up_idx, axis=1)
-    dn_val = np.take_along_axis(filled_dn, dn_idx, axis=1)
-    up_names = np.where(up_val > 0.05, names[up_idx], "")
-    dn_names = np.where(dn_val < -0.05, names[dn_idx], "")
-    return _join(up_names, contrib.index), _join(dn_names, contrib.index)
+    up = _top_names(np.where(np.isnan(delta), -np.inf, delta), names)
+    down = _top_names(np.where(np.isnan(delta), -np.inf, -delta), names)
+    return pd.Series(up, index=contrib.index), pd.Series(down, index=contrib.index)
 
 
-def _join(names: np.ndarray, index: pd.Index) -> pd.Series:
-    """Row-wise ';'-join of a names matrix whose empty entries come last in each row."""
-    cols = [pd.Series(names[:, i], index=index, dtype="object") for i in range(names.shape[1])]
-    if not cols:
-        return pd.Series("", index=index)
-    return cols[0].str.cat(cols[1:], sep=";").str.rstrip(";")
+def _top_names(values: np.ndarray, names: np.ndarray, *, k: int = _TOP,
+               min_points: float = 0.05) -> np.ndarray:
+    """Per row, the names of the ``k`` largest values above ``min_points``, ';'-joined.
+    ``values`` is overwritten (pass a scratch array).
+
+    Rows are encoded as integer tuples of measure indexes and only the distinct tuples are
+    turned into text, so the cost does not grow with string work per account."""
+    k = min(k, values.shape[1])
+    rows = np.arange(len(values))
+    idx = np.empty((len(values), k), dtype=np.int64)
+    keep = np.empty((len(values), k), dtype=bool)
+    for j in range(k):  # k passes of argmax beat a full sort or argpartition
+        idx[:, j] = values.argmax(axis=1)
+        keep[:, j] = values[rows, idx[:, j]] > min_points
+        values[rows, idx[:, j]] = -np.inf
+    base = len(names) + 1
+    code = np.zeros(len(values), dtype=np.int64)
+    for j in range(k):
+        code = code * base + np.where(keep[:, j], idx[:, j] + 1, 0)
+    uniq, inverse = np.unique(code, return_inverse=True)
+    text = []
+    for c in uniq.tolist():
+        parts = []
+        for _ in range(k):
+            c, r = divmod(c, base)
+            if r:
+                parts.append(names[r - 1])
+        text.append(";".join(reversed(parts)))
+    return np.array(text, dtype=object)[inverse]
 
 
 def explain(card: Scorecard, row: object, lang: str = "en") -> pd.DataFrame:
