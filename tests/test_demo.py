@@ -21,7 +21,7 @@ def frames() -> dict[str, pd.DataFrame]:
 
 
 def _str(s: pd.Series) -> pd.Series:
-    return s.astype("str")
+    return s.astype("string")
 
 
 def _keys(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.Series:

@@ -99,7 +99,7 @@ def _portfolio() -> dict[str, pd.DataFrame]:
     for df in f.values():
         for c in df.columns:
             if df[c].dtype == object:
-                df[c] = df[c].astype("str")
+                df[c] = df[c].astype("string")
     return f
 
 
@@ -422,7 +422,7 @@ def test_frames_have_store_dtypes(tmp_path: Path, portfolio: dict[str, pd.DataFr
     assert report.ok and not report.committed
     acc = report.frames["accounts"]
     assert list(acc.columns) == schema.table("accounts").names
-    kinds = {"int": "Int64", "float": "float64", "bool": "boolean", "str": "str"}
+    kinds = {"int": "Int64", "float": "float64", "bool": "boolean", "str": "string"}
     for c in schema.table("accounts").columns:
         if c.dtype == "date":
             assert pd.api.types.is_datetime64_any_dtype(acc[c.name])
@@ -830,3 +830,29 @@ def test_validate_accepts_plain_frames(portfolio: dict[str, pd.DataFrame]) -> No
     assert report.counts == {"max": 1}
     p = report.problems[0]
     assert (p.file, p.row, p.column, p.value) == ("accounts", 3, "city_tier", "9")
+
+
+def test_parquet_nulls_in_text_and_number_columns_stay_missing(tmp_path):
+    """Parquet (and any typed source) gives None / NaN for missing cells: never 'None'/'nan'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from conftest import toy_frames
+
+    frames = toy_frames()
+    acc = frames["accounts"]
+    assert acc["admin_level"].isna().any() and acc["parent_account_id"].isna().all()
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    for name, df in frames.items():
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), folder / f"{name}.parquet")
+    products = frames["products"].astype({"list_price": "float64"})
+    products.loc[0, "list_price"] = float("nan")
+    pq.write_table(pa.Table.from_pandas(products, preserve_index=False), folder / "products.parquet")
+    with Store(tmp_path / "p.duckdb") as s:
+        report = ingest.import_files(s, [folder])
+        assert report.ok, report.to_text()
+        got = s.read_table("accounts").set_index("account_id")
+        assert got["parent_account_id"].isna().all()
+        assert got["admin_level"].isna().sum() == acc["admin_level"].isna().sum()
+        assert pd.isna(s.read_table("products").set_index("product_id").at["P-VOICE", "list_price"])

@@ -1735,7 +1735,7 @@ def _series(v: Any, dtype: str) -> pd.Series:
     if dtype == "str":
         if isinstance(v, (pa.Array, pa.ChunkedArray)):
             return v.to_pandas()
-        return pd.Series(v, dtype="str")
+        return pd.Series(v, dtype=object)
     if dtype == "date":
         return pd.Series(np.asarray(v, "datetime64[D]").astype("datetime64[us]"), copy=False)
     np_type = {"int": np.int64, "float": np.float64, "bool": bool}[dtype]

@@ -670,7 +670,7 @@ def _read_sheet(ws: Any) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     cols = {}
     for j in range(len(header)):
         cols[f"c{j}"] = pd.Series([_cell_text(r[j]) if j < len(r) else "" for r in data],
-                                  dtype="str")
+                                  dtype="string")
     return header, pd.DataFrame(cols, index=range(len(data))), np.asarray(rownums, dtype=np.int64)
 
 
@@ -908,32 +908,34 @@ def read_files(
 # ---------------------------------------------------------------------------------------------
 def _text(r: pd.Series) -> pd.Series:
     """Stripped text of every cell ('' when missing) as a ``str`` Series."""
+    missing = r.isna().to_numpy()
     dt = r.dtype
     if isinstance(dt, pd.CategoricalDtype):
         r = r.astype(object)
         dt = r.dtype
     if pd.api.types.is_bool_dtype(dt):
-        out = r.map({True: "true", False: "false"}).astype("str")
+        out = r.map({True: "true", False: "false"}).astype("string")
     elif pd.api.types.is_datetime64_any_dtype(dt):
         s = r.dt.tz_localize(None) if getattr(r.dt, "tz", None) is not None else r
         timed = bool((s.dropna() != s.dropna().dt.normalize()).any())
-        out = s.dt.strftime("%Y-%m-%d %H:%M:%S" if timed else "%Y-%m-%d").astype("str")
+        out = s.dt.strftime("%Y-%m-%d %H:%M:%S" if timed else "%Y-%m-%d").astype("string")
     elif pd.api.types.is_float_dtype(dt):
         v = r.to_numpy(dtype="float64", na_value=np.nan)
         integral = np.isfinite(v) & (np.abs(v) < 1e15) & (v == np.floor(v))
-        out = r.astype("str")
+        out = r.astype("string")
         if integral.any():
-            ints = pd.Series(np.where(integral, v, 0).astype(np.int64), index=r.index).astype("str")
+            ints = pd.Series(np.where(integral, v, 0).astype(np.int64), index=r.index).astype("string")
             out = out.where(~integral, ints)
     elif pd.api.types.is_numeric_dtype(dt):
-        out = r.astype("str")
+        out = r.astype("string")
     elif pd.api.types.is_object_dtype(dt):
         kind = pd.api.types.infer_dtype(r, skipna=True)
-        out = r.astype("str") if kind in ("string", "empty") else r.map(
-            _cell_text, na_action="ignore").astype("str")
+        out = r.astype("string") if kind in ("string", "empty") else r.map(
+            _cell_text, na_action="ignore").astype("string")
     else:
-        out = r.astype("str")
-    return out.fillna("").str.strip()
+        out = r.astype("string")
+    # astype("string") spells a missing object cell "None" and a missing float "nan"
+    return out.where(~missing, "").fillna("").str.strip()
 
 
 def _map_unique(t: pd.Series, fn: Callable[[str], Any]) -> np.ndarray:
@@ -1130,8 +1132,8 @@ class _Ctx:
         v = self.values.get(column)
         null = self.missing[column] | self.bad[column]
         if c.dtype == "str":
-            s = v if isinstance(v, pd.Series) else pd.Series(v, dtype="str")
-            s = s.astype("str").reset_index(drop=True)
+            s = v if isinstance(v, pd.Series) else pd.Series(v, dtype="string")
+            s = s.astype("string").reset_index(drop=True)
             return s.mask(null) if null.any() else s
         if c.dtype == "int":
             data = np.where(null, 0, np.nan_to_num(v)).astype(np.int64)
@@ -1158,7 +1160,7 @@ def _num(x: float | None) -> str:
 def _nulls(dtype: str, n: int) -> Any:
     """Parsed values of an absent column."""
     if dtype == "str":
-        return pd.Series(np.full(n, np.nan), dtype="str")
+        return pd.Series(np.full(n, np.nan), dtype="string")
     if dtype == "bool":
         return np.zeros(n, dtype=bool)
     if dtype == "date":
@@ -1212,7 +1214,7 @@ def _parse_table(ctx: _Ctx, out: list[_Batch], fixed: list[Problem]) -> None:
                     out.append(_Batch(t.name, name, "enum", np.flatnonzero(bad), _fmt_value(
                         ctx, name, f"not one of {codes}",
                         f"不是可接受的值（{codes}，或对应的中文/英文名称）")))
-                values: Any = pd.Series(np.where(missing | bad, None, mapped), dtype="str")
+                values: Any = pd.Series(np.where(missing | bad, None, mapped), dtype="string")
             else:
                 values = text
         elif c.dtype in ("int", "float"):
@@ -1327,9 +1329,9 @@ def _check_rows(ctx: _Ctx, out: list[_Batch]) -> None:
 
 
 def _joined(cols: Sequence[pd.Series]) -> pd.Series:
-    s = cols[0].astype("str")
+    s = cols[0].astype("string")
     for c in cols[1:]:
-        s = s.str.cat(c.astype("str"), sep="\x1f")
+        s = s.str.cat(c.astype("string"), sep="\x1f")
     return s
 
 
@@ -1406,7 +1408,7 @@ def _ref_target(ref: schema.Ref, ctxs: dict[str, _Ctx], existing: Store | None,
     not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in ref.ref_columns)
     df = existing.query(f'SELECT DISTINCT {cols} FROM "{ref.table}" WHERE {not_null}')
     if len(df) == 0:
-        return pd.Index([], dtype="str")
+        return pd.Index([], dtype="string")
     return pd.Index(_joined([df[c] for c in ref.ref_columns]).unique())
 
 

@@ -1,0 +1,93 @@
+"""The `valuation` command end to end: demo -> export -> import, score, snapshots, settings."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from valuation.cli import main
+from valuation.store import Store
+
+FACTS = ["teams", "users", "competitors", "products", "accounts", "holdings", "contracts",
+         "billing_monthly", "lines", "line_daily", "interactions", "churn_events"]
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    db = tmp_path_factory.mktemp("cli") / "a.duckdb"
+    assert main(["demo", "--db", str(db), "--accounts", "400", "--seed", "3",
+                 "--as-of", "2026-10-31", "--line-accounts", "60"]) == 0
+    return db
+
+
+def test_demo_export_import_round_trip(small_demo, tmp_path, capsys):
+    out = tmp_path / "export"
+    assert main(["export", "--db", str(small_demo), "--out", str(out), "--format", "parquet"]) == 0
+    db2 = tmp_path / "b.duckdb"
+    assert main(["import", "--db", str(db2), str(out)]) == 0
+    with Store(small_demo) as a, Store(db2) as b:
+        for t in FACTS:
+            pd.testing.assert_frame_equal(a.read_table(t), b.read_table(t), obj=t)
+        assert b.data_version and b.data_version != a.data_version
+
+
+def test_bad_import_exits_1_and_changes_nothing(small_demo, tmp_path, capsys):
+    with Store(small_demo) as s:
+        before = s.data_version
+        counts = s.row_counts()
+    bad = tmp_path / "accounts.csv"
+    bad.write_text("account_id,name,industry\nX1,坏客户,not-an-industry\n", encoding="utf-8")
+    assert main(["import", "--db", str(small_demo), str(bad)]) == 1
+    report = capsys.readouterr().out
+    assert "accounts.csv" in report and "missing_column" in report
+    with Store(small_demo) as s:
+        assert s.data_version == before and s.row_counts() == counts
+
+
+def test_score_snapshot_evaluate(small_demo, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    assert main(["score", "--db", str(small_demo), "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    for col in ["account_id", "model", "value_score", "influence_score", "payment_score",
+                "loyalty_score", "competitor_score", "tier", "strategy", "lifecycle_stage",
+                "top_up", "top_down", "next_tier_move"]:
+        assert col in df.columns
+    assert df["account_id"].is_unique and set(df["tier"]) <= {"A", "B", "C", "D"}
+    assert main(["snapshot", "--db", str(small_demo), "--backfill", "24"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--db", str(small_demo), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["horizon_months"] == 12
+    assert set(result["dimensions"]) == {"value_score", "loyalty_score", "competitor_score"}
+    for r in result["dimensions"].values():
+        assert r["auc"] is None or 0 <= r["low"] <= r["auc"] <= r["high"] <= 1
+
+
+def test_settings_check_and_save(small_demo, tmp_path, capsys):
+    good = tmp_path / "s.toml"
+    assert main(["settings", "--db", str(small_demo), "--show"]) == 0
+    text = capsys.readouterr().out
+    good.write_text(text.replace("value_high = 50.0", "value_high = 55.0"), encoding="utf-8")
+    assert main(["settings", "--check", str(good)]) == 0
+    assert main(["settings", "--db", str(small_demo), "--save", str(good)]) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('weight = 3.0', 'weight = -3.0', 1), encoding="utf-8")
+    assert main(["settings", "--check", str(bad)]) == 2
+    assert "weight must be a number >= 0" in capsys.readouterr().err
+
+
+def test_passwd_from_stdin(small_demo, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-new-password\n"))
+    assert main(["passwd", "--db", str(small_demo), "am02"]) == 0
+    from valuation.access import authenticate
+
+    with Store(small_demo) as s:
+        assert authenticate(s, "am02", "a-new-password") is not None
+
+
+def test_module_entry_point_runs():
+    r = subprocess.run([sys.executable, "-m", "valuation", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "demo" in r.stdout and "import" in r.stdout
