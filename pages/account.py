@@ -1,6 +1,6 @@
 """Account: one account's profile, group links, holdings, bills, contracts and interactions."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +8,7 @@ import streamlit as st
 from ui import panels, state, widgets
 from ui.session import current_user, lang, tr
 from valuation import charts, features, i18n
+from valuation.portfolio import filter_accounts
 
 user = current_user()
 frame = state.scoped_frame(user)
@@ -19,22 +20,21 @@ wanted = st.query_params.get("account") or st.session_state.get("account_id")
 visible = set(frame["account_id"])
 if wanted and wanted not in visible:
     st.error(tr("account.not_in_scope", account=wanted))
-    wanted = None
+    st.session_state.pop("account_id", None)
+    st.stop()
 
 text = st.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="acc_search")
-matches = frame
+matches = frame.sort_values(["churned", "monthly_revenue"], ascending=[True, False])
 if text.strip():
-    from valuation.portfolio import filter_accounts
-
-    matches = filter_accounts(frame, text=text, include_churned=True)
+    matches = filter_accounts(matches, text=text, include_churned=True)
 options = matches["account_id"].head(200).tolist()
 if wanted and wanted not in options:
     options.insert(0, wanted)
 labels = frame.set_index("account_id")["name" if L == "zh" else "name_en"].to_dict()
 account_id = st.selectbox(
-    tr("account.pick"), options, index=options.index(wanted) if wanted in options else None,
+    tr("account.pick"), options, index=options.index(wanted) if wanted in options else 0,
     format_func=lambda a: f"{labels.get(a) or a} · {a}", placeholder=tr("account.pick_hint"),
-    key="acc_pick",
+    key="acc_pick", help=tr("account.pick_help"),
 )
 if not account_id:
     st.info(tr("account.none"))
@@ -95,16 +95,20 @@ with right:
     st.altair_chart(charts.account_bills_chart(d["bills"], L), width="stretch")
 
 st.subheader(tr("account.holdings"))
-st.dataframe(i18n.holdings_table(d["holdings"], L), hide_index=True, width="stretch")
+st.dataframe(i18n.holdings_table(d["holdings"], L), hide_index=True, width="stretch",
+             column_config=widgets.detail_config())
 
 c1, c2 = st.columns(2)
 with c1:
     st.subheader(tr("account.contracts"))
     ct = d["contracts"].copy()
-    soon = pd.to_datetime(ct["end_date"]).dt.date.between(as_of, as_of + timedelta(days=92))
+    months = state.analysis().settings.get("warnings.w4_contract_months")
+    ends = pd.to_datetime(ct["end_date"])
+    soon = ends.between(pd.Timestamp(as_of), pd.Timestamp(as_of) + pd.DateOffset(months=months))
     ct.insert(0, tr("col.ending_soon"), soon.map({True: "⚠️", False: ""}))
     ct["contract_type"] = ct["contract_type"].map(lambda v: i18n.enum("contract_type", v, L))
-    st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch")
+    st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch",
+                 column_config=widgets.detail_config())
 with c2:
     st.subheader(tr("account.interactions"))
     it = d["interactions"].copy()

@@ -32,10 +32,11 @@ def valuation_section(account_id: str) -> None:
                    help=tr(f"help.{dim}"))
         col.caption(i18n.grade(row[f"{dim}_grade"], L))
     tier = settings.tier(row["tier"])
-    m[3].metric(tr("col.tier"), f"{tier.code} · {tier.label(L)}")
-    m[3].caption(tr("account.entitlements", sla=f"{tier.repair_sla_hours:g}", visit=tier.visit_days,
-                    agent=tr("label.yes" if tier.dedicated_agent else "label.no")))
-    m[4].metric(tr("col.model"), settings.model(row["model"]).label(L))
+    m[3].metric(tr("col.tier"), tier.code, help=tier.label(L))
+    m[3].caption(f"**{tier.label(L)}** · " + tr(
+        "account.entitlements", sla=f"{tier.repair_sla_hours:g}", visit=tier.visit_days,
+        agent=tr("label.yes" if tier.dedicated_agent else "label.no")))
+    m[4].markdown(f"{tr('col.model')}  \n**{settings.model(row['model']).label(L)}**")
     m[4].caption(tr("account.influence_payment", i=f"{row['influence_score']:.0f}",
                     p=f"{row['payment_score']:.0f}"))
 
@@ -57,7 +58,7 @@ def valuation_section(account_id: str) -> None:
             st.dataframe(_path_table(path.head(4), L), hide_index=True, width="stretch")
     with s2:
         reasons = explain(a.card, idx, L)
-        st.altair_chart(charts.contributions_chart(reasons, L), width="content")
+        st.altair_chart(charts.contributions_chart(reasons, L), width="stretch")
     hist = history.account_history(state.store(), account_id)
     if not hist.empty:
         st.altair_chart(charts.score_history_chart(hist, L), width="stretch")

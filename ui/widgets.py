@@ -132,3 +132,14 @@ def group_table(groups: pd.DataFrame) -> pd.DataFrame:
         tr("pyramid.group_tier"): groups["group_tier"],
         tr("pyramid.head_tier"): groups["head_tier"],
     })
+
+
+def detail_config() -> dict[str, object]:
+    """Formats for an account's holdings and contracts tables."""
+    day = st.column_config.DateColumn(format="YYYY-MM-DD")
+    return {
+        tr("col.monthly_revenue"): st.column_config.NumberColumn(format="¥%,.0f"),
+        tr("col.value"): st.column_config.NumberColumn(format="¥%,.0f"),
+        tr("col.start_date"): day,
+        tr("col.end_date"): day,
+    }

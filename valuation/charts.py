@@ -91,40 +91,36 @@ def account_bills_chart(bills: pd.DataFrame, lang: str) -> alt.Chart:
 
 
 def holdings_chart(holdings: pd.DataFrame, lang: str) -> alt.Chart:
-    """Products held per family, ours vs competitors', sized by monthly spend."""
+    """Products held per family, ours vs competitors' (grouped bars; tooltip: spend)."""
     t = i18n.t
     live = holdings[holdings["end_date"].isna()]
-    df = (
-        live.assign(
-            who=(live["provider"] == "ours").map(
-                {True: t("label.ours", lang), False: t("label.competitor", lang)}
-            ),
-            family_label=live["family"].map(lambda f: enum_label("family", f, lang)),
-        )
-        .groupby(["family_label", "who"], as_index=False)
-        .agg(products=("product_id", "nunique"), spend=("monthly_revenue", "sum"))
-    )
-    families = [enum_label("family", f, lang) for f in ENUMS["family"]]
     who = [t("label.ours", lang), t("label.competitor", lang)]
+    families = list(ENUMS["family"])
+    grid = pd.MultiIndex.from_product([families, [True, False]], names=["family", "ours"])
+    counts = live.assign(ours=live["provider"] == "ours").groupby(["family", "ours"]).agg(
+        products=("product_id", "nunique"), spend=("monthly_revenue", "sum")).reindex(
+        grid, fill_value=0).reset_index()
+    counts["family_label"] = counts["family"].map(lambda f: enum_label("family", f, lang))
+    counts["who"] = counts["ours"].map({True: who[0], False: who[1]})
+    labels = [enum_label("family", f, lang) for f in families]
     return (
-        alt.Chart(df)
+        alt.Chart(counts)
         .mark_bar()
         .encode(
-            y=alt.Y("family_label:N", title=None, sort=families),
-            x=alt.X("products:Q", title=t("chart.products", lang), axis=alt.Axis(tickMinStep=1)),
-            yOffset=alt.YOffset("who:N", sort=who),
-            color=alt.Color(
-                "who:N", title=None, scale=alt.Scale(domain=who, range=[OURS_COLOR, COMPETITOR_COLOR]),
-                legend=alt.Legend(orient="top"),
-            ),
+            x=alt.X("family_label:N", title=None, sort=labels, axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("who:N", sort=who),
+            y=alt.Y("products:Q", title=t("chart.products", lang), axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color("who:N", title=None, sort=who,
+                            scale=alt.Scale(domain=who, range=[OURS_COLOR, COMPETITOR_COLOR]),
+                            legend=alt.Legend(orient="top")),
             tooltip=[
                 alt.Tooltip("family_label:N", title=t("col.family", lang)),
-                alt.Tooltip("who:N", title=""),
+                alt.Tooltip("who:N", title=t("col.provider", lang)),
                 alt.Tooltip("products:Q", title=t("chart.products", lang)),
                 alt.Tooltip("spend:Q", title=t("col.monthly_revenue", lang), format=",.0f"),
             ],
         )
-        .properties(height=220, title=t("chart.holdings", lang))
+        .properties(height=240, title=t("chart.holdings", lang))
     )
 
 
@@ -263,21 +259,31 @@ def score_history_chart(hist: pd.DataFrame, lang: str) -> alt.Chart:
         color=alt.Color("dimension:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(range=[OURS_COLOR, "#2a9d8f", COMPETITOR_COLOR])),
         tooltip=["as_of:T", "tier:N", alt.Tooltip("score:Q", format=".1f"), "dimension:N"],
-    ).properties(height=220, title=t("chart.score_history", lang))
+    ).properties(height=280, title=t("chart.score_history", lang))
 
 
 def contributions_chart(contrib: pd.DataFrame, lang: str) -> alt.Chart:
-    """One account's measure contributions (points) per dimension, against the model average."""
+    """One account's measure contributions (points) per dimension; colour: above or below the
+    model's average contribution."""
     t = i18n.t
-    d = contrib.assign(dimension_label=contrib["dimension"].map(lambda c: t(f"col.{c}_score", lang)))
+    dims = ["value", "loyalty", "competitor"]
+    d = contrib.assign(
+        dimension_label=contrib["dimension"].map(lambda c: t(f"col.{c}_score", lang)),
+        order=contrib["dimension"].map({k: i for i, k in enumerate(dims)}),
+        side=(contrib["delta"] >= 0).map({True: t("chart.above_average", lang),
+                                          False: t("chart.below_average", lang)}),
+    ).sort_values(["order", "points"], ascending=[True, False])
+    d["item"] = d["dimension_label"] + " · " + d["label"]
+    sides = [t("chart.above_average", lang), t("chart.below_average", lang)]
     return alt.Chart(d).mark_bar().encode(
-        y=alt.Y("label:N", title=None, sort=alt.EncodingSortField("points", order="descending")),
+        y=alt.Y("item:N", title=None, sort=list(d["item"]),
+                axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X("points:Q", title=t("chart.points", lang)),
-        color=alt.Color("delta:Q", title=t("chart.vs_average", lang),
-                        scale=alt.Scale(scheme="redblue", domainMid=0)),
-        row=alt.Row("dimension_label:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        tooltip=[alt.Tooltip("label:N", title=t("chart.measure", lang)),
+        color=alt.Color("side:N", title=t("chart.vs_average", lang), sort=sides,
+                        scale=alt.Scale(domain=sides, range=["#2a9d8f", "#e76f51"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("item:N", title=t("chart.measure", lang)),
                  alt.Tooltip("raw:Q", title=t("chart.raw", lang), format=",.2f"),
                  alt.Tooltip("points:Q", title=t("chart.points", lang), format=".1f"),
                  alt.Tooltip("delta:Q", title=t("chart.vs_average", lang), format="+.1f")],
-    ).resolve_scale(y="independent").properties(width=380)
+    ).properties(height=max(240, 24 * len(d)), title=t("chart.reasons", lang))

@@ -122,6 +122,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chart.holdings": ("Bundle by family: ours vs competitors'", "各产品族持有:我方与异网"),
     "account.title": ("Account", "客户视图"),
     "account.pick": ("Account", "客户"),
+    "account.pick_help": (
+        "Largest accounts first; type in the search box to find any account in your scope.",
+        "按月收入从高到低排列;在搜索框输入可查找您权限内的任意客户。",
+    ),
     "account.pick_hint": ("Choose an account", "请选择客户"),
     "account.none": (
         "Choose an account above, or select one in the Portfolio table.",
@@ -174,6 +178,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chart.measure": ("Measure", "指标"),
     "chart.points": ("Points", "得分贡献"),
     "chart.raw": ("Value", "原始值"),
+    "chart.above_average": ("Above the model average", "高于模型均值"),
+    "chart.below_average": ("Below the model average", "低于模型均值"),
+    "chart.reasons": ("Why: each measure's points", "得分原因:各指标贡献"),
     "chart.vs_average": ("vs model average", "较模型均值"),
     "chart.positioning": ("Positioning: value × loyalty (colour: competitor entanglement)",
                           "客户定位:价值 × 忠诚度(颜色:异网捆绑度)"),
@@ -416,8 +423,8 @@ def holdings_table(holdings: pd.DataFrame, lang: str) -> pd.DataFrame:
             "provider": comp.where(holdings["provider"] != "ours", ours).fillna(holdings["provider"]),
             "quantity": holdings["quantity"],
             "monthly_revenue": holdings["monthly_revenue"],
-            "start_date": pd.to_datetime(holdings["start_date"]).dt.date,
-            "end_date": pd.to_datetime(holdings["end_date"]).dt.date,
+            "start_date": pd.to_datetime(holdings["start_date"]),
+            "end_date": pd.to_datetime(holdings["end_date"]),
         }
     )
     return headers(df, lang)
