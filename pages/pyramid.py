@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import state, widgets
-from ui.session import current_user, lang, tr
+from ui.session import current_user, labeller, lang, tr
 from valuation import charts, history, i18n, pyramid
 from valuation.portfolio import account_table
 from valuation.schema import enum_label
@@ -21,8 +21,9 @@ st.caption(tr("portfolio.caption", as_of=frame.attrs.get("as_of"), scope=tr(f"sc
            + " · " + tr("pyramid.basis", basis=tr(f"basis.{settings.get('tiers.basis')}"),
                         method=tr(f"method.{settings.get('tiers.method')}")))
 
-measure = st.segmented_control(tr("pyramid.measure"), ["accounts", "revenue"], default="accounts",
-                               format_func=lambda m: tr(f"pyramid.by_{m}"), key="pyr_measure")
+MEASURES = ["accounts", "revenue"]
+measure = st.segmented_control(tr("pyramid.measure"), MEASURES, default="accounts",
+                               format_func=labeller("pyramid.by_", MEASURES), key="pyr_measure")
 measure = measure or "accounts"
 summary = pyramid.tier_summary(live, settings, L)
 curve, top20, gini = pyramid.lorenz(live["monthly_revenue"])
@@ -54,7 +55,7 @@ else:
     d_to = m2.selectbox(tr("pyramid.to"), dates, index=len(dates) - 1, key="pyr_to")
     mig_measure = m3.segmented_control(tr("pyramid.measure"), ["accounts", "revenue"],
                                        default="accounts", key="pyr_mig_measure",
-                                       format_func=lambda m: tr(f"pyramid.by_{m}"))
+                                       format_func=labeller("pyramid.by_", MEASURES))
     scope_ids = set(frame["account_id"])
     before, after = (history.load_snapshot(state.store(), d) for d in (d_from, d_to))
     mig = pyramid.migration(before[before["account_id"].isin(scope_ids)],
@@ -64,7 +65,8 @@ else:
 
 st.subheader(tr("pyramid.kpis"))
 by = st.segmented_control(tr("pyramid.kpis_by"), ["city", "industry"], default="city",
-                          format_func=lambda b: tr(f"col.{b}"), key="pyr_kpi_by") or "city"
+                          format_func=labeller("col.", ["city", "industry"]),
+                          key="pyr_kpi_by") or "city"
 st.dataframe(widgets.kpi_table(pyramid.kpis_by(frame, by), by), hide_index=True, width="stretch")
 
 groups = pyramid.group_rollup(frame, a.cutter, settings)

@@ -9,7 +9,7 @@ from ui.session import current_user, lang, tr
 from valuation import charts, features, pyramid, settings_store
 from valuation.access import can_manage_settings
 from valuation.analysis import analyse
-from valuation.config import SettingsError, dump_settings, parse_settings
+from valuation.config import SettingsError, dump_settings, parse_settings, same_settings
 
 user = current_user()
 st.title(tr("settings.title"))
@@ -55,9 +55,7 @@ except SettingsError as exc:
     st.stop()
 
 st.subheader(tr("settings.preview"))
-changed_text = text.strip() != current.settings.source.strip() and tomllib.loads(text) != tomllib.loads(
-    current.settings.source)
-if not changed_text:
+if same_settings(candidate, current.settings):
     st.info(tr("settings.no_change"))
 else:
     new = analyse(features.account_frame(store), candidate).frame

@@ -123,3 +123,42 @@ def test_admin_pages_refuse_other_roles_even_when_opened_directly(demo_db):
         at.run()
         assert any(message in str(e.value) for e in at.error), page
         assert not at.get("file_uploader") and not at.get("text_area")
+
+
+def test_admin_changes_settings_previews_saves_and_the_pyramid_moves(demo_path, tmp_path):
+    """Issue flow: an admin changes tiering, previews the effect, saves, sees tiers move."""
+    import shutil
+
+    from valuation import features, settings_store
+    from valuation.analysis import analyse
+
+    db = tmp_path / "settings.duckdb"
+    shutil.copy(demo_path, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _signed_in("admin", "en").run()
+        at.switch_page("pages/settings.py").run()
+        assert not at.exception
+        assert any("No change" in str(e.value) for e in at.info)
+        text = at.text_area(key="set_toml_text").value
+        edited = text.replace('method = "quantile"', 'method = "threshold"')
+        assert edited != text
+        at.text_area(key="set_toml_text").input(edited)
+        at.toggle(key="set_use_toml").set_value(True).run()
+        assert not at.exception
+        moved = next(m for m in at.metric if m.label == "Accounts changing tier")
+        assert int(moved.value.replace(",", "")) > 0
+        at.text_input(key="set_comment").input("thresholds instead of quantiles")
+        at.button(key="set_save").click().run()
+        assert not at.exception
+        with Store(db) as s:
+            hist = settings_store.settings_history(s)
+            assert hist.iloc[0]["comment"] == "thresholds instead of quantiles"
+            assert bool(hist.iloc[0]["active"]) and hist.iloc[0]["updated_by"] == "admin"
+            now = analyse(features.account_frame(s), settings_store.active_settings(s))
+            assert now.settings.get("tiers.method") == "threshold"
+            assert len(s.audit_entries("settings_versions")) >= 1
+        at.switch_page("pages/pyramid.py").run()
+        assert not at.exception and "thresholds" in _texts(at)
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)

@@ -7,7 +7,7 @@ import streamlit as st
 from valuation import i18n
 from valuation.access import User, authenticate
 
-__all__ = ["current_user", "lang", "language_switch", "sign_in_page", "sign_out", "tr"]
+__all__ = ["current_user", "labeller", "lang", "language_switch", "sign_in_page", "sign_out", "tr"]
 
 _LANGS = {"zh": "中文", "en": "English"}
 
@@ -66,3 +66,10 @@ def sign_in_page() -> None:
         else:
             st.session_state["user"] = user
             st.rerun()
+
+
+def labeller(prefix: str, options: list[str]) -> object:
+    """A format_func for ``options``: labels looked up now, in the session's language (a
+    lazy lookup could run outside the script and see no session)."""
+    labels = {o: tr(f"{prefix}{o}") for o in options}
+    return labels.get

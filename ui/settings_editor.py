@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.session import lang, tr
+from ui.session import labeller, lang, tr
+from valuation import i18n, schema
 from valuation.config import NORMS
 from valuation.measures import MEASURES
 
@@ -29,7 +30,7 @@ def model_editor(doc: dict[str, Any], i: int) -> dict[str, Any]:
         "payment": float(c3.number_input(tr("settings.payment_weight"), value=float(vw["payment"]),
                                          min_value=0.0, step=0.05, key=f"vwp_{i}")),
     }
-    st.caption(tr("settings.scope", scope=m.get("scope") or tr("settings.everyone")))
+    st.caption(tr("settings.scope", scope=_scope_text(m.get("scope") or {})))
     rows = pd.DataFrame(m["measures"])
     if "missing" not in rows.columns:
         rows["missing"] = [MEASURES[n].missing for n in rows["name"]]
@@ -70,10 +71,10 @@ def cuts_editor(doc: dict[str, Any]) -> dict[str, Any]:
     methods = ["quantile", "threshold", "kmeans"]
     tiers["method"] = t1.selectbox(tr("settings.method"), methods,
                                    index=methods.index(tiers.get("method", "quantile")),
-                                   format_func=lambda x: tr(f"method.{x}"), key="tier_method")
+                                   format_func=labeller("method.", methods), key="tier_method")
     tiers["basis"] = t2.selectbox(tr("settings.basis"), ["value", "composite"],
                                   index=["value", "composite"].index(tiers.get("basis", "value")),
-                                  format_func=lambda x: tr(f"basis.{x}"), key="tier_basis")
+                                  format_func=labeller("basis.", ["value", "composite"]), key="tier_basis")
     tiers["composite_loyalty_weight"] = float(t3.number_input(
         tr("settings.loyalty_weight"), value=float(tiers.get("composite_loyalty_weight", 0.3)),
         min_value=0.0, max_value=1.0, step=0.05, key="tier_lw"))
@@ -100,3 +101,16 @@ def tier_editor(doc: dict[str, Any]) -> dict[str, Any]:
         for r in edited.to_dict("records")
     ]
     return d
+
+
+def _scope_text(scope: dict[str, Any]) -> str:
+    """A model's scope in words: column: allowed values (labelled), or everyone."""
+    if not scope:
+        return tr("settings.everyone")
+    parts = []
+    for col, allowed in scope.items():
+        values = allowed if isinstance(allowed, list) else [allowed]
+        enum = schema.table("accounts").column(col.removeprefix("min_").removeprefix("max_")).enum
+        shown = [i18n.enum(enum, v, lang()) if enum else str(v) for v in values]
+        parts.append(f"{tr(f'col.{col}') if f'col.{col}' in i18n.STRINGS else col}: {', '.join(shown)}")
+    return "; ".join(parts)

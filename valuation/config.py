@@ -22,6 +22,7 @@ __all__ = [
     "dump_settings",
     "load_settings",
     "parse_settings",
+    "same_settings",
 ]
 
 DEFAULT_SETTINGS_PATH = Path(__file__).resolve().parent.parent / "data" / "models" / "default.toml"
@@ -164,6 +165,12 @@ class Settings:
 
     def tier(self, code: str) -> Tier:
         return next(t for t in self.tiers if t.code == code)
+
+
+def same_settings(a: Settings, b: Settings) -> bool:
+    """True when two settings score, tier and position every account identically."""
+    return (a.models, a.tiers) == (b.models, b.tiers) and all(
+        a.get(k) == b.get(k) for k in SETTINGS)
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
