@@ -60,7 +60,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "warnings.w4_contract_months": (3, "W4: a contract (incl. handset lease, bill subsidy) ends within this many months."),
     "warnings.w5_balance": (5.0, "W5: credit-control balance below this many yuan."),
     "warnings.w7a_high_spend": (
-        10.0, "W7a: average daily spend over the previous 30 days at or above this (yuan): high ARPU."),
+        5.0, "W7a: average daily spend over the previous 30 days at or above this (yuan): high ARPU."),
     "warnings.w7a_low_balance": (20.0, "W7a: ... while today's prepaid balance is below this (yuan)."),
     "warnings.w7b_days": (
         5, "W7b: consecutive days with SMS or value-added use but no voice, after normal voice use."),
@@ -71,6 +71,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "warnings.arrears": (1000.0, "Account rule: arrears over the last 3 months above this (yuan)."),
     "warnings.competitor_new_days": (
         60, "Account rule: a competitor product first held within this many days."),
+    "warnings.complaint_days": (
+        30, "Account rule: an escalated complaint within this many days."),
     "warnings.severity_weights": (
         [4.0, 3.0, 2.0, 1.0], "Severity multiplier per tier, top tier first."),
     # Retention work

@@ -222,48 +222,53 @@ class Store:
         expected_version: int | None = None,
         action: str | None = None,
         redact: tuple[str, ...] = (),
+        tx: duckdb.DuckDBPyConnection | None = None,
     ) -> int:
         """Insert or update one app-owned row by its key; audited; return its new version.
 
         With ``expected_version``, refuse (ConflictError) when the stored row has moved on:
-        another editor saved first.
+        another editor saved first. With ``tx`` (from :meth:`transaction`), the write joins
+        that transaction, so several writes land together or not at all.
         """
+        if tx is None:
+            with self.transaction() as own:
+                return self.write_row(name, row, user=user, expected_version=expected_version,
+                                      action=action, redact=redact, tx=own)
         t = schema.table(name)
         if not t.app_owned:
             raise ValueError(f"{name} is not app-owned")
         key = {k: row[k] for k in t.key}
         where = " AND ".join(f'"{k}" = ?' for k in t.key)
-        with self.transaction() as tx:
-            cur_rows = tx.execute(f'SELECT * FROM "{name}" WHERE {where}', list(key.values())).df()
-            before = cur_rows.iloc[0].to_dict() if len(cur_rows) else None
-            current_version = int(before["version"]) if before else 0
-            if expected_version is not None and expected_version != current_version:
-                raise ConflictError(
-                    f"{name} {key} was changed by {before.get('updated_by') if before else '?'} "
-                    f"(version {current_version}, you edited version {expected_version})"
-                )
-            new = dict(before or {})
-            new.update(row)
-            new["version"] = current_version + 1
-            new["updated_at"] = _now()
-            new["updated_by"] = user
-            cols = [c for c in t.names if c in new]
-            if before is not None:
-                tx.execute(f'DELETE FROM "{name}" WHERE {where}', list(key.values()))
-            tx.execute(
-                f'INSERT INTO "{name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                f"VALUES ({', '.join('?' for _ in cols)})",
-                [None if pd.isna(new[c]) else new[c] for c in cols],
+        cur_rows = tx.execute(f'SELECT * FROM "{name}" WHERE {where}', list(key.values())).df()
+        before = cur_rows.iloc[0].to_dict() if len(cur_rows) else None
+        current_version = int(before["version"]) if before else 0
+        if expected_version is not None and expected_version != current_version:
+            raise ConflictError(
+                f"{name} {key} was changed by {before.get('updated_by') if before else '?'} "
+                f"(version {current_version}, you edited version {expected_version})"
             )
-            self._audit(
-                tx,
-                user=user,
-                action=action or ("update" if before else "insert"),
-                table_name=name,
-                row_key=json.dumps(key, default=_json_default, ensure_ascii=False),
-                before=_redacted(before, redact),
-                after=_redacted(new, redact),
-            )
+        new = dict(before or {})
+        new.update(row)
+        new["version"] = current_version + 1
+        new["updated_at"] = _now()
+        new["updated_by"] = user
+        cols = [c for c in t.names if c in new]
+        if before is not None:
+            tx.execute(f'DELETE FROM "{name}" WHERE {where}', list(key.values()))
+        tx.execute(
+            f'INSERT INTO "{name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+            f"VALUES ({', '.join('?' for _ in cols)})",
+            [None if pd.isna(new[c]) else new[c] for c in cols],
+        )
+        self._audit(
+            tx,
+            user=user,
+            action=action or ("update" if before else "insert"),
+            table_name=name,
+            row_key=json.dumps(key, default=_json_default, ensure_ascii=False),
+            before=_redacted(before, redact),
+            after=_redacted(new, redact),
+        )
         return int(new["version"])
 
     def write_batch(
