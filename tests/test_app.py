@@ -54,11 +54,13 @@ def test_sign_in_form(demo_db):
 
 
 ROLE_PAGES = {
-    "am01": ["pages/portfolio.py", "pages/account.py"],
-    "lead01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py"],
-    "exec01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py"],
+    "am01": ["pages/portfolio.py", "pages/account.py", "pages/my_work.py"],
+    "lead01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
+               "pages/retention.py", "pages/my_work.py"],
+    "exec01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
+               "pages/retention.py"],
     "admin": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
-              "pages/import_data.py", "pages/settings.py"],
+              "pages/retention.py", "pages/import_data.py", "pages/settings.py"],
 }
 
 
@@ -160,5 +162,63 @@ def test_admin_changes_settings_previews_saves_and_the_pyramid_moves(demo_path, 
             assert len(s.audit_entries("settings_versions")) >= 1
         at.switch_page("pages/pyramid.py").run()
         assert not at.exception and "thresholds" in _texts(at)
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)
+
+
+def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
+    """Issue flow: the lead sees warnings as work orders and assigns them; the account
+    manager records the outcome on My work; the history keeps every step."""
+    import shutil
+
+    from valuation import warnings as W
+
+    db = tmp_path / "retention.duckdb"
+    shutil.copy(demo_path, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _signed_in("lead01", "en").run()
+        at.switch_page("pages/retention.py").run()
+        assert not at.exception, at.exception
+        with Store(db) as s:
+            lead = access.get_user(s, "lead01")
+            orders = W.open_orders(s, lead)
+        assert len(orders) > 0
+        assert set(orders["team_id"].dropna()) == {"T01"}
+        queue = at.dataframe(key="ret_queue")
+        assert len(queue.value) == len(orders)
+        # assign the first open order of am02's accounts to am01 through the page's controls
+        target = orders[orders["owner_id"] == "am02"].iloc[0]["work_order_id"]
+        row = list(queue.value["Account ID"]).index(
+            orders.set_index("work_order_id").at[target, "account_id"])
+        at.session_state["ret_queue"] = {"selection": {"rows": [row], "columns": []}}
+        at.run()
+        at.selectbox(key="ret_who").set_value("am01")
+        at.button(key="ret_assign").click().run()
+        assert not at.exception, at.exception
+        with Store(db) as s:
+            assigned = W.open_orders(s, lead)
+        assert (assigned["assignee_id"] == "am01").any()
+        picked = assigned[assigned["assignee_id"] == "am01"].iloc[0]["work_order_id"]
+
+        am = _signed_in("am01", "en").run()
+        am.switch_page("pages/my_work.py").run()
+        assert not am.exception, am.exception
+        am.selectbox(key="mw_pick").set_value(picked).run()
+        for step in ("contacted", "retained"):
+            am.selectbox(key="mw_move").set_value(step)
+            am.text_area(key="mw_note").input(f"called back: {step}")
+            next(b for b in am.button if b.label == "Save").click().run()
+            assert not am.exception, am.exception
+            am.selectbox(key="mw_pick")  # still there while other orders are open
+            if step == "contacted":
+                am.selectbox(key="mw_pick").set_value(picked).run()
+        with Store(db) as s:
+            done = s.query("SELECT * FROM work_orders WHERE work_order_id = ?", [picked]).iloc[0]
+            kinds = list(W.order_history(s, picked)["kind"])
+            audit = s.audit_entries("work_orders")
+        assert done["status"] == "retained" and done["outcome"] == "retained"
+        assert kinds.count("status") == 2 and "assign" in kinds and kinds[0] == "hit"
+        assert (audit["user_id"] == "am01").sum() >= 2
     finally:
         os.environ["VALUATION_DB"] = str(demo_path)

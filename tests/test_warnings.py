@@ -16,6 +16,7 @@ from valuation.access import User
 from valuation.config import load_settings
 
 _W7A = load_settings().get("warnings.w7a_high_spend")
+_W7A_BAL = load_settings().get("warnings.w7a_low_balance")
 from valuation.store import ConflictError, Store
 
 AS_OF = pd.Timestamp("2026-06-30")
@@ -58,9 +59,9 @@ RULE_LINES: dict[str, pd.DataFrame] = {
     "w5_yesterday": _history("w5_yesterday", balance=np.r_[np.full(58, 100.0), 1.0, 100.0]),
     "w6_today": _history("w6_today", self_suspended=_last(1, True, False)),
     "w6_yesterday": _history("w6_yesterday", self_suspended=np.r_[[False] * 58, True, False]),
-    "w7a_hit": _history("w7a_hit", spend=_W7A, balance=_last(1, 19.99, 100.0)),  # = threshold
-    "w7a_low": _history("w7a_low", spend=_W7A - 0.01, balance=_last(1, 19.99, 100.0)),
-    "w7a_bal": _history("w7a_bal", balance=_last(1, 20.0, 100.0)),
+    "w7a_hit": _history("w7a_hit", spend=_W7A, balance=_last(1, _W7A_BAL - 0.01, 100.0)),
+    "w7a_low": _history("w7a_low", spend=_W7A - 0.01, balance=_last(1, _W7A_BAL - 0.01, 100.0)),
+    "w7a_bal": _history("w7a_bal", spend=_W7A, balance=_last(1, _W7A_BAL, 100.0)),
     "w7b_5": _history("w7b_5", voice_out_calls=_last(5, 0, 5), sms_out=_last(5, 2, 0)),
     "w7b_4": _history("w7b_4", voice_out_calls=_last(4, 0, 5), sms_out=_last(4, 2, 0)),
     "w7b_vas": _history("w7b_vas", voice_out_calls=_last(5, 0, 5), sms_out=0,

@@ -26,6 +26,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/account.py", "nav.account", ":material/apartment:", _ALL),
     PageSpec("pages/pyramid.py", "nav.pyramid", ":material/change_history:",
              ("sales_lead", "executive", "admin")),
+    PageSpec("pages/retention.py", "nav.retention", ":material/crisis_alert:",
+             ("sales_lead", "executive", "admin")),
+    PageSpec("pages/my_work.py", "nav.my_work", ":material/assignment:",
+             ("account_manager", "sales_lead")),
     PageSpec("pages/import_data.py", "nav.import", ":material/upload_file:", ("admin",)),
     PageSpec("pages/settings.py", "nav.settings", ":material/tune:", ("admin",)),
 )

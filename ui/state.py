@@ -14,7 +14,7 @@ from valuation.analysis import Analysis, analyse
 from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store, default_db_path
 
-__all__ = ["analysis", "revenue_trend", "scoped_frame", "store", "users"]
+__all__ = ["analysis", "ensure_work_orders", "revenue_trend", "scoped_frame", "store", "users"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,3 +83,24 @@ def revenue_trend(user: User) -> pd.DataFrame:
     """Monthly billed / paid / arrears over the user's scope."""
     path, version, _ = _key()
     return _trend(path, version, user)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _dispatched(path: str, data_version: str, settings_id: int) -> dict[str, int]:
+    """Evaluate the warnings of the data's as-of date and sync them into work orders, once
+    per data and settings version (the sync is idempotent: a repeat changes nothing)."""
+    from valuation.warnings import warn_and_dispatch
+
+    a = _analysis(path, data_version, settings_id)
+    _, counts = warn_and_dispatch(_open_store(path), a.frame, a.settings, user="system")
+    return counts
+
+
+def ensure_work_orders() -> dict[str, int]:
+    """Make sure today's warnings are work orders; the counts of the sync that did it."""
+    return _dispatched(*_key())
+
+
+def churn_probability() -> pd.Series | None:
+    """Churn probability per account_id from the trained model, when there is one."""
+    return None

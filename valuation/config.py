@@ -60,8 +60,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "warnings.w4_contract_months": (3, "W4: a contract (incl. handset lease, bill subsidy) ends within this many months."),
     "warnings.w5_balance": (5.0, "W5: credit-control balance below this many yuan."),
     "warnings.w7a_high_spend": (
-        5.0, "W7a: average daily spend over the previous 30 days at or above this (yuan): high ARPU."),
-    "warnings.w7a_low_balance": (20.0, "W7a: ... while today's prepaid balance is below this (yuan)."),
+        8.0, "W7a: average daily spend over the previous 30 days at or above this (yuan): high ARPU."),
+    "warnings.w7a_low_balance": (10.0, "W7a: ... while today's prepaid balance is below this (yuan)."),
     "warnings.w7b_days": (
         5, "W7b: consecutive days with SMS or value-added use but no voice, after normal voice use."),
     "warnings.line_share": (

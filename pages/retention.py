@@ -1,0 +1,80 @@
+"""Retention (sales lead): work-order queue, capacity plan, contract pipeline, counter-poaching."""
+
+import streamlit as st
+
+from ui import retention as R
+from ui import state, widgets
+from ui.session import current_user, lang, tr
+from valuation import planning
+from valuation import warnings as W
+from valuation.access import can_edit_accounts
+
+user = current_user()
+store = state.store()
+a = state.analysis()
+settings = a.settings
+state.ensure_work_orders()
+frame = state.scoped_frame(user)
+users = state.users()
+names = users.set_index("user_id")["name" if lang() == "zh" else "name_en"].to_dict()
+teams = store.query("SELECT team_id, name, name_en FROM teams").set_index("team_id")[
+    "name" if lang() == "zh" else "name_en"].to_dict()
+
+st.title(tr("retention.title"))
+st.caption(tr("retention.caption", as_of=frame.attrs["as_of"]))
+if not can_edit_accounts(user):
+    st.info(tr("retention.read_only"))
+
+orders = W.open_orders(store, user)
+prio = planning.priority(a.frame, orders, settings=settings,
+                         churn_probability=state.churn_probability())
+plan = planning.capacity_plan(store, prio, settings=settings)
+ranked = orders.merge(plan[["account_id", "value_at_risk", "priority", "fits"]],
+                      on="account_id", how="left").sort_values("priority", ascending=False,
+                                                               ignore_index=True)
+k = st.columns(4)
+k[0].metric(tr("retention.open_orders"), f"{len(orders):,}")
+k[1].metric(tr("retention.escalated"), f"{int(orders['escalated'].fillna(False).sum()):,}")
+k[2].metric(tr("retention.value_at_risk"), widgets.money(float(plan["value_at_risk"].sum())),
+            help=tr("retention.value_at_risk_help"))
+k[3].metric(tr("retention.fits"), f"{int(plan['fits'].sum()):,} / {len(plan):,}")
+
+tabs = st.tabs([tr("retention.queue"), tr("retention.capacity"), tr("retention.pipeline"),
+                tr("retention.counter"), tr("retention.by_owner")])
+with tabs[0]:
+    if ranked.empty:
+        st.info(tr("retention.none"))
+    else:
+        st.caption(tr("retention.select_hint"))
+        event = st.dataframe(R.order_table(ranked, names), hide_index=True, width="stretch",
+                             height=420, on_select="rerun", selection_mode="multi-row",
+                             key="ret_queue", column_config=R.order_config())
+        chosen = ranked.iloc[event.selection.rows] if event is not None else ranked.iloc[:0]
+        if can_edit_accounts(user) and user.role != "account_manager":
+            pool = users[users["role"] == "account_manager"]
+            if user.role == "sales_lead":
+                pool = pool[pool["team_id"] == user.team_id]
+            c1, c2 = st.columns([3, 1])
+            who = c1.selectbox(tr("retention.assign_to"), pool["user_id"].tolist(),
+                               format_func=lambda u: f"{names.get(u, u)} ({u})", key="ret_who")
+            if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
+                         type="primary", key="ret_assign"):
+                n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id)
+                st.success(tr("retention.assigned", n=n, who=names.get(who, who)))
+                st.rerun()
+        widgets.csv_download(R.order_table(ranked, names), "work-orders", key="ret_dl")
+with tabs[1]:
+    st.dataframe(R.capacity_table(planning.capacity_summary(plan), teams), hide_index=True,
+                 width="stretch")
+with tabs[2]:
+    months = st.segmented_control(tr("retention.pipeline"), [3, 6], default=3, key="ret_months",
+                                  format_func={m: tr("retention.months", m=m) for m in (3, 6)}.get) or 3
+    pipe = planning.contract_pipeline(store, frame, months=(months,))
+    st.dataframe(R.pipeline_table(pipe), hide_index=True, width="stretch",
+                 column_config=widgets.detail_config())
+with tabs[3]:
+    counter = planning.counter_poaching(frame, settings=settings)
+    st.dataframe(R.counter_table(counter), hide_index=True, width="stretch")
+with tabs[4]:
+    if not plan.empty:
+        st.altair_chart(R.var_chart(plan, names, teams), width="content")
