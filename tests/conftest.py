@@ -104,13 +104,10 @@ def toy_store(tmp_path):
 @pytest.fixture(scope="session")
 def demo_path(tmp_path_factory):
     """A small demo portfolio with its score history, built once per test session."""
-    from valuation import history
-    from valuation.demo import write_demo
-    from valuation.settings_store import active_settings
+    from valuation.setup import create_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     with Store(path) as s:
-        write_demo(s, accounts=900, seed=11, as_of=pd.Timestamp("2026-10-31").date(),
-                   line_accounts=300)
-        history.backfill_snapshots(s, active_settings(s), user="demo")
+        create_demo(s, accounts=900, seed=11, as_of=pd.Timestamp("2026-10-31").date(),
+                    line_accounts=300)
     return path

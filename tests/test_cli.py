@@ -91,3 +91,17 @@ def test_passwd_from_stdin(small_demo, monkeypatch, capsys):
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "valuation", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "demo" in r.stdout and "import" in r.stdout
+
+
+def test_warnings_command_writes_and_dispatches(small_demo, tmp_path, capsys):
+    out = tmp_path / "w.csv"
+    assert main(["warnings", "--db", str(small_demo), "--out", str(out), "--dispatch"]) == 0
+    text = capsys.readouterr().out
+    df = pd.read_csv(out)
+    assert {"account_id", "rule", "severity"} <= set(df.columns) and len(df) > 0
+    assert "work orders:" in text
+    with Store(small_demo) as s:
+        n = s.scalar("SELECT count(*) FROM work_orders")
+    assert main(["warnings", "--db", str(small_demo), "--dispatch"]) == 0
+    with Store(small_demo) as s:  # the same warnings again open no duplicate
+        assert s.scalar("SELECT count(*) FROM work_orders") == n

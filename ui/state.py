@@ -21,10 +21,9 @@ __all__ = ["analysis", "ensure_work_orders", "revenue_trend", "scoped_frame", "s
 def _open_store(path: str) -> Store:
     s = Store(path)
     if not s.has_facts and os.environ.get("VALUATION_NO_DEMO") != "1":
-        from valuation.demo import write_demo
+        from valuation.setup import create_demo
 
-        write_demo(s)
-        history.backfill_snapshots(s, active_settings(s), user="demo")
+        create_demo(s)
     return s
 
 

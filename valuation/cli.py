@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--horizon", type=int, default=12, help="months of follow-up (default 12)")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
+    sp = cmd("warnings", _warnings,
+             "Evaluate the early-warning rules; write one row per account and rule tripped.")
+    db(sp)
+    sp.add_argument("--as-of", type=date.fromisoformat, default=None)
+    sp.add_argument("--out", type=Path, default=None, help="output file (.csv or .parquet)")
+    sp.add_argument("--dispatch", action="store_true",
+                    help="also turn the warnings into (deduplicated) work orders")
+
     sp = cmd("settings", _settings, "Show, validate or save scoring settings (TOML).")
     db(sp)
     sp.add_argument("--check", type=Path, default=None, help="validate a TOML file")
@@ -121,12 +129,12 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from valuation.demo import write_demo
+    from valuation.setup import create_demo
 
     t0 = time.perf_counter()
     with _store(args) as s:
-        counts = write_demo(s, accounts=args.accounts, seed=args.seed, as_of=args.as_of,
-                            line_accounts=args.line_accounts)
+        counts = create_demo(s, accounts=args.accounts, seed=args.seed, as_of=args.as_of,
+                             line_accounts=args.line_accounts)
         print(f"demo portfolio written to {s.path} in {time.perf_counter() - t0:.1f} s "
               f"(data version {s.data_version})")
     for t, n in counts.items():
@@ -172,13 +180,7 @@ def _score(args: argparse.Namespace) -> int:
     out["next_tier_move"] = out["account_id"].map(
         best["measure"] + " " + best["current"].round(2).astype(str) + " -> "
         + best["target"].round(2).astype(str)).fillna("")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix == ".parquet":
-        out.to_parquet(args.out, index=False)
-    elif args.out.suffix == ".csv":
-        out.to_csv(args.out, index=False, encoding="utf-8")
-    else:
-        raise ValueError(f"--out must end in .csv or .parquet, not {args.out.suffix!r}")
+    _write(out, args.out)
     print(f"{len(out):,} accounts scored as of {a.frame.attrs['as_of']} -> {args.out}")
     return 0
 
@@ -214,6 +216,41 @@ def _evaluate(args: argparse.Namespace) -> int:
         for d, r in result["dimensions"].items():
             print(f"  {d:<18} AUC {r['auc']}  95% CI [{r['low']}, {r['high']}]")
     return 0 if "error" not in result else 1
+
+
+def _warnings(args: argparse.Namespace) -> int:
+    from valuation import features
+    from valuation import warnings as W
+    from valuation.analysis import analyse
+    from valuation.settings_store import active_settings
+
+    with _store(args) as s:
+        settings = active_settings(s)
+        a = analyse(features.account_frame(s, as_of=args.as_of), settings)
+        if args.dispatch:
+            w, counts = W.warn_and_dispatch(s, a.frame, settings, user="cli", as_of=args.as_of)
+        else:
+            w, counts = W.account_warnings(s, a.frame, settings=settings, as_of=args.as_of), {}
+    if args.out is not None:
+        _write(w, args.out)
+    summary = w.groupby("rule").agg(accounts=("account_id", "nunique")).reset_index()
+    print(f"{len(w):,} warnings on {w['account_id'].nunique():,} accounts as of "
+          f"{a.frame.attrs['as_of']}")
+    for r in summary.itertuples():
+        print(f"  {r.rule:<15} {r.accounts:>8,}")
+    if counts:
+        print("work orders: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0
+
+
+def _write(df: Any, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        df.to_parquet(out, index=False)
+    elif out.suffix == ".csv":
+        df.to_csv(out, index=False, encoding="utf-8")
+    else:
+        raise ValueError(f"--out must end in .csv or .parquet, not {out.suffix!r}")
 
 
 def _settings(args: argparse.Namespace) -> int:
