@@ -222,3 +222,43 @@ def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
         assert (audit["user_id"] == "am01").sum() >= 2
     finally:
         os.environ["VALUATION_DB"] = str(demo_path)
+
+
+def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_path):
+    import shutil
+
+    from valuation import ingest, planning
+
+    db = tmp_path / "plans.duckdb"
+    shutil.copy(demo_path, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        with Store(db) as s:
+            acc = s.scalar("SELECT min(account_id) FROM accounts WHERE owner_id = 'am01'")
+        at = _signed_in("am01", "en")
+        at.query_params["account"] = acc
+        at.run()
+        at.switch_page("pages/account.py")
+        at.query_params["account"] = acc
+        at.run()
+        assert not at.exception, at.exception
+        at.selectbox(key="plan_objective").set_value("grow_share")
+        at.text_input(key="plan_action").input("Propose cloud PBX with the renewal")
+        next(b for b in at.button if b.label == "Save").click().run()
+        assert not at.exception, at.exception
+        with Store(db) as s:
+            plans = planning.plans_for(s, acc)
+            assert list(plans["action"]) == ["Propose cloud PBX with the renewal"]
+            out = tmp_path / "export"
+            ingest.export_tables(s, out, fmt="parquet")
+            assert ingest.import_files(s, [out]).ok  # facts re-imported
+            assert list(planning.plans_for(s, acc)["objective"]) == ["grow_share"]
+        ex = _signed_in("exec01", "en")
+        ex.switch_page("pages/account.py")
+        ex.query_params["account"] = acc
+        ex.run()
+        assert "Propose cloud PBX with the renewal" in str(
+            [d.value for d in ex.dataframe])
+        assert not ex.get("text_input") or "plan_action" not in [w.key for w in ex.text_input]
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)

@@ -6,13 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from ui import state
-from ui.session import lang, tr
-from valuation import charts, history, i18n, positioning
+from ui.session import labeller, lang, tr
+from ui.widgets import money
+from valuation import charts, history, i18n, planning, positioning
+from valuation import warnings as W
+from valuation.access import User, can_edit_accounts
 from valuation.measures import MEASURES
 from valuation.pyramid import path_to_next_tier
 from valuation.scoring import explain
+from valuation.store import ConflictError
 
-__all__ = ["valuation_section"]
+__all__ = ["churn_panel", "plan_editor", "retention_section", "valuation_section"]
 
 
 def valuation_section(account_id: str) -> None:
@@ -73,3 +77,105 @@ def _path_table(path: pd.DataFrame, lang: str) -> pd.DataFrame:
         tr("account.target"): path["target"].round(2),
         tr("account.change"): path["change"].round(2),
     })
+
+
+def retention_section(account_id: str, user: User) -> None:
+    """Warnings and work orders on the account, churn risk when a model exists, the plan."""
+    store = state.store()
+    L = lang()
+    st.subheader(tr("account.retention"))
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown(f"**{tr('account.orders')}**")
+        orders = W.orders_for(store, account_id)
+        if orders.empty:
+            st.caption(tr("account.no_orders"))
+        else:
+            st.dataframe(pd.DataFrame({
+                tr("col.rule"): orders["rule"].map(lambda r: i18n.rule(r, L)),
+                tr("col.status"): orders["status"].map(lambda s: tr(f"status.{s}")),
+                tr("col.hits"): orders["hits"],
+                "first": pd.to_datetime(orders["first_hit"]),
+                "last": pd.to_datetime(orders["last_hit"]),
+                tr("col.due_date"): pd.to_datetime(orders["due_date"]),
+            }).rename(columns={"first": tr("account.first_hit"), "last": tr("account.last_hit")}),
+                hide_index=True, width="stretch")
+    with right:
+        churn_panel(account_id)
+    plan_editor(account_id, user)
+
+
+def churn_panel(account_id: str) -> None:
+    """Churn probability and its reasons, lifetime value and value at risk (when modelled)."""
+    risk = state.churn_scores()
+    if risk is None or account_id not in risk.index:
+        st.caption(tr("account.no_churn_model"))
+        return
+    r = risk.loc[account_id]
+    c = st.columns(3)
+    c[0].metric(tr("account.churn_probability"), f"{r['churn_probability']:.1%}")
+    c[1].metric(tr("account.lifetime_value"), money(float(r.get("lifetime_value", float("nan")))))
+    c[2].metric(tr("retention.value_at_risk"), money(float(r.get("value_at_risk", float("nan")))))
+    if isinstance(r.get("top_factors"), str) and r["top_factors"]:
+        st.caption(tr("account.churn_factors", factors=r["top_factors"]))
+
+
+def plan_editor(account_id: str, user: User) -> None:
+    """The account plan: objectives with action, owner, due date and status; editable."""
+    store = state.store()
+    plans = planning.plans_for(store, account_id)
+    st.markdown(f"**{tr('account.plans')}**")
+    if not plans.empty:
+        st.dataframe(pd.DataFrame({
+            tr("col.objective"): plans["objective"].map(lambda o: tr(f"objective.{o}")),
+            tr("col.action"): plans["action"],
+            tr("col.owner"): plans["owner_id"],
+            tr("col.due_date"): pd.to_datetime(plans["due_date"]),
+            tr("col.status"): plans["status"].map(lambda s: tr(f"plan_status.{s}")),
+            tr("col.note"): plans["note"],
+        }), hide_index=True, width="stretch")
+    if not can_edit_accounts(user):
+        st.caption(tr("account.read_only"))
+        return
+    with st.expander(tr("account.add_plan"), icon=":material/add_task:"):
+        with st.form(f"plan_{account_id}", clear_on_submit=True):
+            objective = st.selectbox(tr("col.objective"), list(planning.OBJECTIVES),
+                                     format_func=labeller("objective.", list(planning.OBJECTIVES)),
+                                     key="plan_objective")
+            action = st.text_input(tr("col.action"), key="plan_action")
+            due = st.date_input(tr("col.due_date"), value=None, key="plan_due")
+            if not plans.empty:
+                edit = st.selectbox(tr("account.update_plan"), ["", *plans["plan_id"]],
+                                    format_func=_plan_labels(plans), key="plan_edit")
+                status = st.selectbox(tr("col.status"), list(planning.PLAN_STATUSES),
+                                      format_func=labeller("plan_status.",
+                                                           list(planning.PLAN_STATUSES)),
+                                      key="plan_status")
+            else:
+                edit, status = "", "open"
+            note = st.text_input(tr("col.note"), key="plan_note")
+            submitted = st.form_submit_button(tr("mywork.save"), type="primary")
+        if submitted:
+            row = {"account_id": account_id, "objective": objective, "owner_id": user.user_id,
+                   "status": status, "action": action or None, "note": note or None,
+                   "due_date": due}
+            expected = None
+            if edit:
+                current = plans.set_index("plan_id").loc[edit]
+                row = {"plan_id": edit, "status": status,
+                       **({"note": note} if note else {}), **({"action": action} if action else {}),
+                       **({"due_date": due} if due else {})}
+                expected = int(current["version"])
+            try:
+                planning.save_plan(store, row, user=user.user_id, expected_version=expected)
+                st.success(tr("account.plan_saved"))
+                st.rerun()
+            except (ConflictError, ValueError) as exc:
+                st.error(tr("mywork.conflict", error=str(exc)))
+
+
+def _plan_labels(plans: pd.DataFrame) -> object:
+    labels = {"": "–"}
+    labels.update({p: f"{tr('objective.' + o)} · {a or ''}" for p, o, a in
+                   zip(plans["plan_id"], plans["objective"], plans["action"], strict=True)})
+    return labels.get

@@ -103,3 +103,8 @@ def ensure_work_orders() -> dict[str, int]:
 def churn_probability() -> pd.Series | None:
     """Churn probability per account_id from the trained model, when there is one."""
     return None
+
+
+def churn_scores() -> pd.DataFrame | None:
+    """Per account_id: churn probability, top factors, lifetime value, value at risk."""
+    return None
