@@ -54,12 +54,13 @@ def test_sign_in_form(demo_db):
 
 
 ROLE_PAGES = {
-    "am01": ["pages/portfolio.py", "pages/account.py", "pages/my_work.py"],
-    "lead01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
+    "am01": ["pages/portfolio.py", "pages/account.py", "pages/bundling.py",
+             "pages/my_work.py"],
+    "lead01": ["pages/portfolio.py", "pages/account.py", "pages/bundling.py", "pages/pyramid.py",
                "pages/retention.py", "pages/my_work.py"],
-    "exec01": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
+    "exec01": ["pages/portfolio.py", "pages/account.py", "pages/bundling.py", "pages/pyramid.py",
                "pages/retention.py"],
-    "admin": ["pages/portfolio.py", "pages/account.py", "pages/pyramid.py",
+    "admin": ["pages/portfolio.py", "pages/account.py", "pages/bundling.py", "pages/pyramid.py",
               "pages/retention.py", "pages/import_data.py", "pages/settings.py"],
 }
 
@@ -262,3 +263,21 @@ def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_pat
         assert not ex.get("text_input") or "plan_action" not in [w.key for w in ex.text_input]
     finally:
         os.environ["VALUATION_DB"] = str(demo_path)
+
+
+def test_what_if_on_the_account_page_raises_loyalty(demo_db):
+    """An account manager picks a suggested product in the what-if panel: loyalty moves up."""
+    with Store(os.environ["VALUATION_DB"]) as s:
+        acc = s.scalar(
+            "SELECT a.account_id FROM accounts a JOIN holdings h USING (account_id) "
+            "WHERE a.owner_id = 'am01' AND h.provider = 'ours' GROUP BY a.account_id "
+            "HAVING count(DISTINCT h.product_id) = 1 ORDER BY a.account_id LIMIT 1")
+    at = _signed_in("am01", "en")
+    at.switch_page("pages/account.py")
+    at.query_params["account"] = acc
+    at.run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="wi_add").value, "the top suggestion is preselected"
+    table = next(d.value for d in at.dataframe if "Today" in d.value.columns)
+    row = table.set_index("Measure").loc["Loyalty"]
+    assert float(row["After"]) > float(row["Today"])

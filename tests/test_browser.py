@@ -22,8 +22,8 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SIGN_INS = {"account_manager": ("am01", "demo-am01", 3), "sales_lead": ("lead01", "demo-lead01", 5),
-            "executive": ("exec01", "demo-exec01", 4), "admin": ("admin", "demo-admin", 6)}
+SIGN_INS = {"account_manager": ("am01", "demo-am01", 4), "sales_lead": ("lead01", "demo-lead01", 6),
+            "executive": ("exec01", "demo-exec01", 5), "admin": ("admin", "demo-admin", 7)}
 
 
 def _free_port() -> int:

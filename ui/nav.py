@@ -24,6 +24,7 @@ _ALL = ("account_manager", "sales_lead", "executive", "admin")
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/portfolio.py", "nav.portfolio", ":material/table_view:", _ALL),
     PageSpec("pages/account.py", "nav.account", ":material/apartment:", _ALL),
+    PageSpec("pages/bundling.py", "nav.bundling", ":material/hub:", _ALL),
     PageSpec("pages/pyramid.py", "nav.pyramid", ":material/change_history:",
              ("sales_lead", "executive", "admin")),
     PageSpec("pages/retention.py", "nav.retention", ":material/crisis_alert:",

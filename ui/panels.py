@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +17,7 @@ from valuation.pyramid import path_to_next_tier
 from valuation.scoring import explain
 from valuation.store import ConflictError
 
-__all__ = ["churn_panel", "plan_editor", "retention_section", "valuation_section"]
+__all__ = ["bundle_section", "churn_panel", "plan_editor", "retention_section", "valuation_section"]
 
 
 def valuation_section(account_id: str) -> None:
@@ -179,3 +180,70 @@ def _plan_labels(plans: pd.DataFrame) -> object:
     labels.update({p: f"{tr('objective.' + o)} · {a or ''}" for p, o, a in
                    zip(plans["plan_id"], plans["objective"], plans["action"], strict=True)})
     return labels.get
+
+
+def bundle_section(account_id: str) -> None:
+    """The account's corner of the product graph, why its switching cost is what it is,
+    the next-best products with their reasons, and a what-if."""
+    from valuation import bundling
+
+    b = state.bundle()
+    a = state.analysis()
+    L = lang()
+    zh = L == "zh"
+    st.subheader(tr("bundle.account_title"))
+    held = b.holdings.held(account_id)
+    recs = b.recommendations[b.recommendations["account_id"] == account_id]
+    pname = b.products.set_index("product_id")["name" if zh else "name_en"].to_dict()
+    left, right = st.columns([3, 2])
+    with left:
+        nodes, edges = bundling.ego_graph(b.graph, held, recommended=recs["product_id"])
+        nodes = nodes.assign(state=np.where(nodes["held"], "held",
+                                            np.where(nodes["recommended"], "recommended", "other")))
+        st.altair_chart(charts.product_graph_chart(nodes, edges, L, height=380,
+                                                   title_key="chart.ego_graph"), width="stretch")
+    with right:
+        parts = bundling.explain_bundle(b.metrics, account_id, lang=L)
+        st.markdown(f"**{tr('bundle.switching_why')}**")
+        st.dataframe(parts[["label", "value", "computed"]].rename(columns={
+            "label": tr("chart.measure"), "value": tr("col.field_value"),
+            "computed": tr("bundle.computed")}), hide_index=True, width="stretch", height=300)
+    st.markdown(f"**{tr('bundle.next_best')}**")
+    if recs.empty:
+        st.caption(tr("bundle.no_recs"))
+    else:
+        st.dataframe(pd.DataFrame({
+            tr("col.product"): recs["product_id"].map(pname),
+            tr("col.family"): recs["family"].map(lambda f: i18n.enum("family", f, L)),
+            tr("bundle.reason"): [
+                bundling.REASONS[r][1 if zh else 0]
+                + (f" ({pname.get(p, p)}, lift {x:.2f})" if isinstance(p, str) else "")
+                for r, p, x in zip(recs["reason_code"], recs["because_product"],
+                                   recs["because_lift"].fillna(0), strict=True)],
+            tr("bundle.loyalty_gain"): recs["loyalty_gain"].round(1),
+            tr("bundle.expected_revenue"): recs["expected_revenue"].round(0),
+        }), hide_index=True, width="stretch")
+        st.caption(tr("bundle.suggestions_only"))
+    st.markdown(f"**{tr('bundle.what_if')}**")
+    ours = b.products[b.products["provider"] == "ours"]["product_id"]
+    c1, c2 = st.columns(2)
+    add = c1.multiselect(tr("bundle.add"), [p for p in ours if p not in set(held)],
+                         default=list(recs["product_id"].head(1)), format_func=pname.get,
+                         key="wi_add", placeholder=tr("filter.any"))
+    remove = c2.multiselect(tr("bundle.remove"), list(held), format_func=pname.get, key="wi_remove",
+                            placeholder=tr("filter.any"))
+    if add or remove:
+        wi = bundling.what_if(a, b.holdings, b.products, account_id, add=add, remove=remove,
+                              graph=b.graph, contracts=b.contracts)
+        t = wi.table
+        show = t[t["metric"].isin(["families_covered", "products_held", "switching_cost",
+                                   "our_spend", "value_score", "loyalty_score",
+                                   "competitor_score", "tier"])]
+        labels = {k: (v[1] if zh else v[0]) for k, v in bundling.METRIC_LABELS.items()}
+        labels |= {"value_score": tr("col.value_score"), "loyalty_score": tr("col.loyalty_score"),
+                   "competitor_score": tr("col.competitor_score"), "tier": tr("col.tier")}
+        st.dataframe(pd.DataFrame({
+            tr("chart.measure"): show["metric"].map(lambda m: labels.get(m, m)),
+            tr("bundle.today"): show["before"].astype(str),
+            tr("bundle.after"): show["after"].astype(str),
+        }), hide_index=True, width="stretch")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,7 +16,7 @@ from valuation.analysis import Analysis, analyse
 from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store, default_db_path
 
-__all__ = ["analysis", "ensure_work_orders", "revenue_trend", "scoped_frame", "store", "users"]
+__all__ = ["Bundle", "analysis", "bundle", "churn_scores", "churn_probability", "ensure_work_orders", "revenue_trend", "scoped_frame", "store", "users"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -108,3 +110,35 @@ def churn_probability() -> pd.Series | None:
 def churn_scores() -> pd.DataFrame | None:
     """Per account_id: churn probability, top factors, lifetime value, value at risk."""
     return None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    holdings: Any
+    graph: Any
+    products: pd.DataFrame
+    contracts: pd.DataFrame
+    metrics: pd.DataFrame
+    recommendations: pd.DataFrame
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _bundle(path: str, data_version: str, settings_id: int) -> Bundle:
+    from valuation import bundling
+
+    s = _open_store(path)
+    a = _analysis(path, data_version, settings_id)
+    products, contracts = s.read_table("products"), s.read_table("contracts")
+    h = bundling.load_holdings(s)
+    g = bundling.build_graph(h, products, accounts=a.frame)
+    return Bundle(
+        holdings=h, graph=g, products=products, contracts=contracts,
+        metrics=bundling.bundle_metrics(h, g, products, contracts=contracts, as_of=None),
+        recommendations=bundling.recommend(h, g, products, a.frame, k=5, settings=a.settings),
+    )
+
+
+def bundle() -> Bundle:
+    """Product graph, bundle metrics and top-5 suggestions for every account (read-only:
+    shared across sessions, never modify)."""
+    return _bundle(*_key())

@@ -12,10 +12,12 @@ __all__ = [
     "account_bills_chart",
     "composition_chart",
     "contributions_chart",
+    "coverage_heatmap",
     "holdings_chart",
     "lorenz_chart",
     "migration_chart",
     "positioning_chart",
+    "product_graph_chart",
     "pyramid_chart",
     "revenue_trend_chart",
     "score_history_chart",
@@ -287,3 +289,86 @@ def contributions_chart(contrib: pd.DataFrame, lang: str) -> alt.Chart:
                  alt.Tooltip("points:Q", title=t("chart.points", lang), format=".1f"),
                  alt.Tooltip("delta:Q", title=t("chart.vs_average", lang), format="+.1f")],
     ).properties(height=max(240, 24 * len(d)), title=t("chart.reasons", lang))
+
+
+def product_graph_chart(nodes: pd.DataFrame, edges: pd.DataFrame, lang: str, *,
+                        height: int = 520, title_key: str = "chart.product_graph") -> alt.LayerChart:
+    """The product graph: node size = penetration, edge width = lift, colour = family;
+    competitors' products drawn as hollow diamonds, substitutions dashed."""
+    t = i18n.t
+    zh = lang.startswith("zh")
+    n = nodes.assign(
+        label=nodes["name"] if zh else nodes["name_en"].fillna(nodes["name"]),
+        family_label=nodes["family"].map(lambda f: enum_label("family", f, lang)),
+        who=(nodes["provider"] == "ours").map({True: t("label.ours", lang),
+                                               False: t("label.competitor", lang)}),
+    )
+    if "state" in n.columns:
+        n["state_label"] = n["state"].map(lambda s: t(f"bundle.node_{s}", lang))
+    families = [enum_label("family", f, lang) for f in ENUMS["family"]]
+    fam_scale = alt.Scale(domain=families, range=FAMILY_COLORS)
+    co = edges[edges["kind"] == "co_holding"]
+    sub = edges[edges["kind"] == "substitute"]
+    axis = dict(axis=None, scale=alt.Scale(padding=40))
+    e1 = alt.Chart(co).mark_rule(color="#9aa5b1").encode(
+        x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), x2="x2:Q", y2="y2:Q",
+        strokeWidth=alt.StrokeWidth("lift:Q", scale=alt.Scale(range=[0.3, 4]), legend=None),
+        opacity=alt.value(0.45),
+        tooltip=[alt.Tooltip("source:N"), alt.Tooltip("target:N"),
+                 alt.Tooltip("lift:Q", title=t("bundle.lift", lang), format=".2f"),
+                 alt.Tooltip("support:Q", title=t("bundle.support", lang), format=".1%"),
+                 alt.Tooltip("confidence_ab:Q", title=t("bundle.confidence", lang), format=".1%")])
+    e2 = alt.Chart(sub).mark_rule(color=COMPETITOR_COLOR, strokeDash=[4, 3]).encode(
+        x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), x2="x2:Q", y2="y2:Q")
+    enc = dict(
+        x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis),
+        size=alt.Size("penetration:Q", title=t("bundle.penetration", lang),
+                      scale=alt.Scale(range=[40, 900]), legend=alt.Legend(format=".0%")),
+        color=alt.Color("family_label:N", title=t("col.family", lang), scale=fam_scale),
+        tooltip=[alt.Tooltip("label:N", title=t("col.product", lang)),
+                 alt.Tooltip("who:N", title=t("col.provider", lang)),
+                 alt.Tooltip("family_label:N", title=t("col.family", lang)),
+                 alt.Tooltip("penetration:Q", title=t("bundle.penetration", lang), format=".1%")],
+    )
+    ours = alt.Chart(n[n["provider"] == "ours"]).mark_circle(opacity=0.9, stroke="#333",
+                                                            strokeWidth=0.5).encode(**enc)
+    theirs = alt.Chart(n[n["provider"] != "ours"]).mark_point(
+        shape="diamond", filled=False, strokeWidth=2).encode(**enc)
+    labels = alt.Chart(n).mark_text(dy=-12, fontSize=10, color="#333").encode(
+        x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), text="label:N")
+    layers = [e1, e2, ours, theirs, labels]
+    if "state" in n.columns:
+        ring = alt.Chart(n[n["state"] == "recommended"]).mark_circle(
+            size=1100, fill=None, stroke="#2a9d8f", strokeWidth=2.5, strokeDash=[3, 2]).encode(
+            x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis))
+        layers.insert(2, ring)
+    return alt.layer(*layers).properties(height=height, title=t(title_key, lang))
+
+
+def coverage_heatmap(ws: pd.DataFrame, by: str, lang: str, *, labeller=None) -> alt.LayerChart:
+    """Share of accounts holding our products per family, by segment."""
+    t = i18n.t
+    d = ws.assign(
+        seg=ws[by].map(labeller) if labeller else ws[by].astype(str),
+        family_label=ws["family"].map(lambda f: enum_label("family", f, lang)),
+    )
+    families = [enum_label("family", f, lang) for f in ENUMS["family"]]
+    base = alt.Chart(d).encode(
+        x=alt.X("family_label:N", title=None, sort=families, axis=alt.Axis(labelAngle=0,
+                                                                          orient="top")),
+        y=alt.Y("seg:N", title=None),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("ours_share:Q", title=t("bundle.coverage", lang),
+                        scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                        legend=alt.Legend(format=".0%")),
+        tooltip=[alt.Tooltip("seg:N", title=t(f"col.{by}", lang)),
+                 alt.Tooltip("family_label:N", title=t("col.family", lang)),
+                 alt.Tooltip("ours_share:Q", title=t("bundle.coverage", lang), format=".0%"),
+                 alt.Tooltip("competitor_share:Q", title=t("label.competitor", lang), format=".0%"),
+                 alt.Tooltip("opportunity:Q", title=t("bundle.opportunity", lang), format=",.0f")])
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("ours_share:Q", format=".0%"),
+        color=alt.condition(alt.datum.ours_share > 0.55, alt.value("white"), alt.value("#222")))
+    return alt.layer(rect, text).properties(height=max(160, 26 * d["seg"].nunique()),
+                                            title=t("chart.coverage", lang))

@@ -1,0 +1,78 @@
+"""Bundling: the product graph, family coverage, cross-sell opportunities and whitespace."""
+
+import pandas as pd
+import streamlit as st
+
+from ui import state, widgets
+from ui.session import current_user, labeller, lang, tr
+from valuation import bundling, charts, i18n
+from valuation.schema import enum_label
+
+user = current_user()
+frame = state.scoped_frame(user)
+live = frame[~frame["churned"].astype(bool)]
+b = state.bundle()
+L = lang()
+zh = L == "zh"
+
+st.title(tr("bundle.title"))
+st.caption(tr("portfolio.caption", as_of=frame.attrs["as_of"], scope=tr(f"scope.{user.role}")))
+m = b.metrics[b.metrics["account_id"].isin(live["account_id"])]
+recs = b.recommendations[b.recommendations["account_id"].isin(live["account_id"])]
+k = st.columns(4)
+k[0].metric(tr("bundle.avg_families"), f"{m['families_covered'].mean():.2f} / 4")
+k[1].metric(tr("bundle.all_four"), widgets.pct(float((m["families_covered"] == 4).mean())))
+k[2].metric(tr("bundle.avg_switching"), f"{m['switching_cost'].mean():.1f}",
+            help=tr("bundle.switching_help"))
+k[3].metric(tr("bundle.cross_sell_value"),
+            widgets.money(float(recs.loc[recs["rank"] == 1, "expected_revenue"].sum())),
+            help=tr("bundle.cross_sell_help"))
+
+min_lift = st.slider(tr("bundle.min_lift"), 1.0, 3.0, 1.3, 0.1, key="bd_lift")
+nodes, edges = bundling.graph_frames(b.graph, min_lift=min_lift)
+st.altair_chart(charts.product_graph_chart(nodes, edges, L), width="stretch")
+
+segments = ["industry", "tier", "city"]
+seg = st.segmented_control(tr("bundle.segment"), segments, default="industry", key="bd_seg",
+                           format_func=labeller("col.", segments)) or "industry"
+label = {"industry": lambda x: enum_label("industry", x, L), "city": lambda x: i18n.city(x, L),
+         "tier": str}[seg]
+fam = bundling.whitespace(b.holdings, b.products, live, by=seg, level="family", graph=b.graph)
+st.altair_chart(charts.coverage_heatmap(fam, seg, L, labeller=label), width="stretch")
+
+st.subheader(tr("bundle.cross_sell"))
+names = live.set_index("account_id")["name" if zh else "name_en"]
+pname = b.products.set_index("product_id")["name" if zh else "name_en"]
+top = recs[recs["rank"] == 1].sort_values("expected_revenue", ascending=False).head(300)
+table = pd.DataFrame({
+    tr("col.account_id"): top["account_id"],
+    tr("col.name"): top["account_id"].map(names),
+    tr("col.product"): top["product_id"].map(pname),
+    tr("bundle.reason"): top["reason_code"].map(
+        lambda r: bundling.REASONS[r][1 if zh else 0]),
+    tr("bundle.evidence"): top["evidence"].round(3),
+    tr("bundle.loyalty_gain"): top["loyalty_gain"].round(1),
+    tr("bundle.expected_revenue"): top["expected_revenue"].round(0),
+})
+event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_select="rerun",
+                     selection_mode="single-row", key="bd_recs",
+                     column_config={tr("bundle.expected_revenue"): st.column_config.NumberColumn(
+                         format="¥%,.0f")})
+if event is not None and event.selection.rows:
+    widgets.open_account(str(top.iloc[event.selection.rows[0]]["account_id"]))
+widgets.csv_download(table, "cross-sell", key="bd_recs_dl")
+
+st.subheader(tr("bundle.whitespace"))
+st.caption(tr("bundle.whitespace_help"))
+ws = bundling.whitespace(b.holdings, b.products, live, by=seg, level="product", graph=b.graph)
+ws = ws.sort_values("opportunity", ascending=False).head(40)
+st.dataframe(pd.DataFrame({
+    tr(f"col.{seg}"): ws[seg].map(label),
+    tr("col.product"): ws["product_id"].map(pname),
+    tr("col.family"): ws["family"].map(lambda f: enum_label("family", f, L)),
+    tr("bundle.open_accounts"): ws["open"],
+    tr("bundle.competitor_accounts"): ws["competitor"],
+    tr("bundle.ours_accounts"): ws["ours"],
+    tr("bundle.opportunity"): ws["opportunity"].round(0),
+}), hide_index=True, width="stretch", height=360,
+    column_config={tr("bundle.opportunity"): st.column_config.NumberColumn(format="¥%,.0f")})
