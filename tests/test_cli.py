@@ -105,3 +105,21 @@ def test_warnings_command_writes_and_dispatches(small_demo, tmp_path, capsys):
     assert main(["warnings", "--db", str(small_demo), "--dispatch"]) == 0
     with Store(small_demo) as s:  # the same warnings again open no duplicate
         assert s.scalar("SELECT count(*) FROM work_orders") == n
+
+
+def test_recommend_evaluate_beats_popularity(small_demo, capsys):
+    assert main(["recommend", "evaluate", "--db", str(small_demo), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    m = r["methods"]
+    assert r["accounts"] > 50
+    assert m["graph"]["hit@5"] > m["popularity"]["hit@5"]
+    assert 0 <= m["graph"]["hit@3"] <= m["graph"]["hit@5"] <= 1
+
+
+def test_bench_reports_every_stage(capsys):
+    assert main(["bench", "--accounts", "300", "--line-accounts", "30", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r["stages_s"]) >= {"generate", "load", "features", "scoring", "positioning",
+                                  "pyramid", "bundling", "warnings"}
+    assert all(v >= 0 for v in r["stages_s"].values()) and r["peak_rss_mb"] > 0
+    assert r["rows"]["accounts"] == 300

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from valuation import demo, features, positioning, pyramid
+from valuation import bundling, demo, features, positioning, pyramid, warnings
 from valuation.config import load_settings
 from valuation.scoring import score
 from valuation.store import Store
@@ -26,7 +26,9 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> di
 
     Stages: generate (synthetic portfolio), load (into DuckDB), features (SQL roll-ups to one
     row per account), scoring (three scorecards with reasons), positioning (strategy, size
-    approach, lifecycle stage), pyramid (tier cuts, per-tier summary, composition, Lorenz).
+    approach, lifecycle stage), pyramid (tier cuts, per-tier summary, composition, Lorenz),
+    bundling (product graph, bundle metrics, top-5 suggestions for every account), warnings
+    (W1-W7b over every line-day plus the account rules).
     """
     stages: dict[str, float] = {}
 
@@ -37,34 +39,46 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> di
         return out
 
     settings = load_settings()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
         frames = timed("generate", lambda: demo.generate(
             accounts=accounts, seed=seed, line_accounts=line_accounts))
         rows = {k: len(v) for k, v in frames.items()}
-        with Store(Path(tmp) / "bench.duckdb") as store:
-            timed("load", lambda: store.replace_facts(frames, source="bench"))
-            del frames
-            frame = timed("features", lambda: features.account_frame(store))
-    card = timed("scoring", lambda: score(frame, settings))
-
-    def _position() -> Any:
+        timed("load", lambda: store.replace_facts(frames, source="bench"))
+        del frames
+        frame = timed("features", lambda: features.account_frame(store))
+        card = timed("scoring", lambda: score(frame, settings))
         s = card.scores
-        return (positioning.position(s, settings), positioning.approach(frame),
-                positioning.lifecycle_stage(frame, s["loyalty_score"], settings))
 
-    timed("positioning", _position)
+        def _position() -> Any:
+            return (positioning.position(s, settings), positioning.approach(frame),
+                    positioning.lifecycle_stage(frame, s["loyalty_score"], settings))
 
-    def _pyramid() -> Any:
-        basis = pyramid.basis_score(card.scores, settings)
-        cutter = pyramid.TierCutter(tiers=settings.tiers,
-                                    method=settings.get("tiers.method")).fit(basis)
-        analysed = frame.assign(tier=cutter.predict(basis), **{
-            c: card.scores[c] for c in ("value_score", "loyalty_score", "competitor_score")})
-        return (pyramid.tier_summary(analysed, settings),
-                pyramid.composition(analysed, "family"), pyramid.composition(analysed, "industry"),
-                pyramid.lorenz(analysed["monthly_revenue"]))
+        strategy = timed("positioning", _position)[0]
 
-    timed("pyramid", _pyramid)
+        def _pyramid() -> Any:
+            basis = pyramid.basis_score(s, settings)
+            cutter = pyramid.TierCutter(tiers=settings.tiers,
+                                        method=settings.get("tiers.method")).fit(basis)
+            analysed = frame.assign(tier=cutter.predict(basis), strategy=strategy, **{
+                c: s[c] for c in ("value_score", "loyalty_score", "competitor_score")})
+            analysed.attrs = frame.attrs
+            pyramid.tier_summary(analysed, settings)
+            pyramid.composition(analysed, "family")
+            pyramid.composition(analysed, "industry")
+            pyramid.lorenz(analysed["monthly_revenue"])
+            return analysed
+
+        analysed = timed("pyramid", _pyramid)
+        products, contracts = store.read_table("products"), store.read_table("contracts")
+
+        def _bundling() -> Any:
+            h = bundling.load_holdings(store)
+            g = bundling.build_graph(h, products, accounts=analysed)
+            bundling.bundle_metrics(h, g, products, contracts=contracts, as_of=None)
+            return bundling.recommend(h, g, products, analysed, k=5, settings=settings)
+
+        timed("bundling", _bundling)
+        timed("warnings", lambda: warnings.account_warnings(store, analysed, settings=settings))
     core = ("features", "scoring", "positioning", "pyramid")
     return {
         "accounts": accounts,

@@ -98,6 +98,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--dispatch", action="store_true",
                     help="also turn the warnings into (deduplicated) work orders")
 
+    sp = cmd("recommend", _recommend,
+             "Cross-sell suggestions per account, or (evaluate) their hit rate against popularity.")
+    db(sp)
+    sp.add_argument("action", choices=["list", "evaluate"])
+    sp.add_argument("--k", type=int, default=5, help="suggestions per account (list)")
+    sp.add_argument("--out", type=Path, default=None, help="output file for list")
+    sp.add_argument("--seed", type=int, default=0, help="which product is hidden (evaluate)")
+    sp.add_argument("--json", action="store_true")
+
     sp = cmd("settings", _settings, "Show, validate or save scoring settings (TOML).")
     db(sp)
     sp.add_argument("--check", type=Path, default=None, help="validate a TOML file")
@@ -240,6 +249,35 @@ def _warnings(args: argparse.Namespace) -> int:
         print(f"  {r.rule:<15} {r.accounts:>8,}")
     if counts:
         print("work orders: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from valuation import bundling, features
+    from valuation.analysis import analyse
+    from valuation.settings_store import active_settings
+
+    with _store(args) as s:
+        settings = active_settings(s)
+        frame = features.account_frame(s)
+        products = s.read_table("products")
+        h = bundling.load_holdings(s)
+        if args.action == "evaluate":
+            result = bundling.evaluate_recommender(h, products, frame, seed=args.seed,
+                                                   settings=settings)
+            if args.json:
+                print(json.dumps(result, indent=2))
+            else:
+                print(f"{result['accounts']:,} accounts, one held product hidden each")
+                for method, r in result["methods"].items():
+                    print(f"  {method:<20} " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()))
+            return 0
+        a = analyse(frame, settings)
+        graph = bundling.build_graph(h, products, accounts=a.frame)
+        recs = bundling.recommend(h, graph, products, a.frame, k=args.k, settings=settings)
+    if args.out is not None:
+        _write(recs, args.out)
+    print(f"{len(recs):,} suggestions for {recs['account_id'].nunique():,} accounts")
     return 0
 
 
