@@ -26,17 +26,18 @@ def order_table(orders: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         tr("col.account_id"): orders["account_id"],
         tr("col.name"): _name(orders, "account_name", "account_name_en"),
         tr("col.rule"): orders["rule"].map(lambda r: i18n.rule(r, L)),
-        tr("col.status"): orders["status"].map(lambda s: tr(f"status.{s}")),
-        tr("col.assignee"): orders["assignee_id"].map(lambda u: names.get(u, u)),
-        tr("col.due_date"): pd.to_datetime(orders["due_date"]),
-        tr("col.severity"): orders["severity"].round(2),
-        tr("col.hits"): orders["hits"],
-        tr("col.escalated"): orders["escalated"].map({True: "⬆", False: ""}).fillna(""),
     })
-    for col, key in (("value_at_risk", "col.value_at_risk"), ("priority", "col.priority"),
-                     ("fits", "col.fits")):
+    for col, key in (("value_at_risk", "col.value_at_risk"), ("fits", "col.fits")):
         if col in orders.columns:
             out[tr(key)] = orders[col]
+    out[tr("col.due_date")] = pd.to_datetime(orders["due_date"])
+    out[tr("col.status")] = orders["status"].map(lambda s: tr(f"status.{s}"))
+    out[tr("col.assignee")] = orders["assignee_id"].map(lambda u: names.get(u, u))
+    out[tr("col.escalated")] = orders["escalated"].map({True: "⬆", False: ""}).fillna("")
+    out[tr("col.severity")] = orders["severity"].round(2)
+    out[tr("col.hits")] = orders["hits"]
+    if "priority" in orders.columns:
+        out[tr("col.priority")] = orders["priority"]
     return out
 
 

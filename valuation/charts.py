@@ -356,7 +356,7 @@ def coverage_heatmap(ws: pd.DataFrame, by: str, lang: str, *, labeller=None) -> 
     base = alt.Chart(d).encode(
         x=alt.X("family_label:N", title=None, sort=families, axis=alt.Axis(labelAngle=0,
                                                                           orient="top")),
-        y=alt.Y("seg:N", title=None),
+        y=alt.Y("seg:N", title=None, axis=alt.Axis(labelOverlap=False)),
     )
     rect = base.mark_rect().encode(
         color=alt.Color("ours_share:Q", title=t("bundle.coverage", lang),
