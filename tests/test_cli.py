@@ -123,3 +123,10 @@ def test_bench_reports_every_stage(capsys):
                                   "pyramid", "bundling", "warnings"}
     assert all(v >= 0 for v in r["stages_s"].values()) and r["peak_rss_mb"] > 0
     assert r["rows"]["accounts"] == 300
+
+
+def test_churn_evaluate_reports_model_and_rules(small_demo, capsys):
+    assert main(["churn", "evaluate", "--db", str(small_demo), "--json"]) == 0
+    text = capsys.readouterr().out
+    r = json.loads(text)
+    assert "rules" in json.dumps(r) and "auc" in json.dumps(r).lower()

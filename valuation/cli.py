@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="which product is hidden (evaluate)")
     sp.add_argument("--json", action="store_true")
 
+    sp = cmd("churn", _churn, "Train or evaluate the churn model (time split, vs rules).")
+    db(sp)
+    sp.add_argument("action", choices=["train", "evaluate"])
+    sp.add_argument("--horizon", type=int, default=None, help="months (default: churn.horizon_months)")
+    sp.add_argument("--json", action="store_true")
+
     sp = cmd("settings", _settings, "Show, validate or save scoring settings (TOML).")
     db(sp)
     sp.add_argument("--check", type=Path, default=None, help="validate a TOML file")
@@ -278,6 +284,18 @@ def _recommend(args: argparse.Namespace) -> int:
     if args.out is not None:
         _write(recs, args.out)
     print(f"{len(recs):,} suggestions for {recs['account_id'].nunique():,} accounts")
+    return 0
+
+
+def _churn(args: argparse.Namespace) -> int:
+    from valuation import churn
+    from valuation.settings_store import active_settings
+
+    with _store(args) as s:
+        settings = active_settings(s)
+        fn = churn.train if args.action == "train" else churn.evaluate
+        result = fn(s, settings=settings, horizon_months=args.horizon)
+    print(json.dumps(result, indent=2 if args.json else None, default=str))
     return 0
 
 
