@@ -28,7 +28,7 @@ matches = frame.sort_values(["churned", "monthly_revenue"], ascending=[True, Fal
 if text.strip():
     matches = filter_accounts(matches, text=text, include_churned=True)
 options = matches["account_id"].head(200).tolist()
-if wanted and wanted not in options:
+if wanted and wanted not in options and not text.strip():  # a search shows its own matches
     options.insert(0, wanted)
 labels = frame.set_index("account_id")["name" if L == "zh" else "name_en"].to_dict()
 account_id = st.selectbox(

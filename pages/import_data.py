@@ -5,10 +5,12 @@ import tomllib
 import pandas as pd
 import streamlit as st
 
+from ui import retention as R
 from ui import state, widgets
 from ui.session import current_user, lang, tr
-from valuation import ingest
+from valuation import churn, ingest
 from valuation.access import can_import
+from valuation.settings_store import active_settings
 
 user = current_user()
 st.title(tr("import.title"))
@@ -71,3 +73,16 @@ hist = store.import_history()
 st.dataframe(hist, hide_index=True, width="stretch")
 st.caption(tr("import.version", version=store.data_version or "–"))
 widgets.csv_download(hist, "import-history", key="imp_hist_dl")
+
+st.subheader(tr("model.title"))
+card = state.model_card()
+R.model_card_view(card)
+if card is not None and card.get("data_version") != store.data_version:
+    st.warning(tr("model.stale"))
+if st.button(tr("model.train"), disabled=not store.has_facts, key="imp_train"):
+    with st.spinner(tr("model.training")):
+        done = churn.train(store, settings=active_settings(store))
+    st.session_state["imp_trained"] = done["train_seconds"]
+    st.rerun()
+if "imp_trained" in st.session_state:
+    st.success(tr("model.trained_now", seconds=st.session_state.pop("imp_trained")))

@@ -26,6 +26,7 @@ if not can_edit_accounts(user):
     st.info(tr("retention.read_only"))
 
 orders = W.open_orders(store, user)
+risk = state.churn_scores()
 prio = planning.priority(a.frame, orders, settings=settings,
                          churn_probability=state.churn_probability())
 plan = planning.capacity_plan(store, prio, settings=settings)
@@ -36,11 +37,12 @@ k = st.columns(4)
 k[0].metric(tr("retention.open_orders"), f"{len(orders):,}")
 k[1].metric(tr("retention.escalated"), f"{int(orders['escalated'].fillna(False).sum()):,}")
 k[2].metric(tr("retention.value_at_risk"), widgets.money(float(plan["value_at_risk"].sum())),
-            help=tr("retention.value_at_risk_help"))
+            help=tr("retention.value_at_risk_help") + " "
+            + tr(f"account.risk_source.{risk.attrs.get('risk_source', 'none')}"))
 k[3].metric(tr("retention.fits"), f"{int(plan['fits'].sum()):,} / {len(plan):,}")
 
 tabs = st.tabs([tr("retention.queue"), tr("retention.capacity"), tr("retention.pipeline"),
-                tr("retention.counter"), tr("retention.by_owner")])
+                tr("retention.counter"), tr("retention.by_owner"), tr("retention.churn")])
 with tabs[0]:
     if ranked.empty:
         st.info(tr("retention.none"))
@@ -78,3 +80,19 @@ with tabs[3]:
 with tabs[4]:
     if not plan.empty:
         st.altair_chart(R.var_chart(plan, names, teams), width="content")
+with tabs[5]:
+    st.markdown(f"**{tr('retention.unflagged')}**")
+    st.caption(tr("retention.unflagged_help"))
+    unflagged = R.unflagged_table(risk, frame, set(orders["account_id"].astype(str)))
+    if unflagged.empty:
+        st.caption(tr("retention.unflagged_none"))
+    else:
+        st.dataframe(unflagged, hide_index=True, width="stretch", height=300,
+                     column_config=R.order_config())
+    left, right = st.columns([5, 4])
+    with left:
+        st.markdown(f"**{tr('survival.title')}**")
+        R.survival_view({b: state.survival_curves(b) for b in ("bundle", "tier")}, key="ret_surv")
+    with right:
+        st.markdown(f"**{tr('model.title')}**")
+        R.model_card_view(state.model_card())

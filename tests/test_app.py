@@ -199,8 +199,9 @@ def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
         assert not at.exception, at.exception
         with Store(db) as s:
             assigned = W.open_orders(s, lead)
-        assert (assigned["assignee_id"] == "am01").any()
-        picked = assigned[assigned["assignee_id"] == "am01"].iloc[0]["work_order_id"]
+        moved = assigned.set_index("work_order_id").loc[target]
+        assert moved["assignee_id"] == "am01" and moved["status"] == "assigned"
+        picked = target
 
         am = _signed_in("am01", "en").run()
         am.switch_page("pages/my_work.py").run()

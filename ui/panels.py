@@ -81,7 +81,8 @@ def _path_table(path: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def retention_section(account_id: str, user: User) -> None:
-    """Warnings and work orders on the account, churn risk when a model exists, the plan."""
+    """Warnings and work orders with their timeline; churn risk, its reasons, lifetime value
+    and survival; the plan."""
     store = state.store()
     L = lang()
     st.subheader(tr("account.retention"))
@@ -100,25 +101,77 @@ def retention_section(account_id: str, user: User) -> None:
                 "last": pd.to_datetime(orders["last_hit"]),
                 tr("col.due_date"): pd.to_datetime(orders["due_date"]),
             }).rename(columns={"first": tr("account.first_hit"), "last": tr("account.last_hit")}),
-                hide_index=True, width="stretch")
+                hide_index=True, width="stretch", column_config={
+                    k: st.column_config.DateColumn(format="YYYY-MM-DD") for k in (
+                        tr("account.first_hit"), tr("account.last_hit"), tr("col.due_date"))})
+            hits = W.hit_timeline(store, account_id)
+            if not hits.empty:
+                st.altair_chart(charts.warnings_timeline_chart(
+                    hits, L, rule_label=lambda r: i18n.rule(r, L),
+                    status_label=lambda s: i18n.t(f"status.{s}", L)), width="stretch")
     with right:
         churn_panel(account_id)
     plan_editor(account_id, user)
 
 
+def _probability(p: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    return ">99%" if p >= 0.995 else ("<1%" if p < 0.005 else f"{p:.0%}")
+
+
 def churn_panel(account_id: str) -> None:
-    """Churn probability and its reasons, lifetime value and value at risk (when modelled)."""
+    """Churn probability and its main factors, lifetime value, value at risk and the
+    account's survival curve (its bundle depth against the whole portfolio)."""
+    from valuation.churn import FEATURE_LABELS
+
     risk = state.churn_scores()
-    if risk is None or account_id not in risk.index:
-        st.caption(tr("account.no_churn_model"))
+    st.markdown(f"**{tr('account.churn_risk')}**")
+    if account_id not in risk.index:
+        st.caption(tr("account.churn_not_live"))
         return
+    L = lang()
     r = risk.loc[account_id]
-    c = st.columns(3)
-    c[0].metric(tr("account.churn_probability"), f"{r['churn_probability']:.1%}")
-    c[1].metric(tr("account.lifetime_value"), money(float(r.get("lifetime_value", float("nan")))))
-    c[2].metric(tr("retention.value_at_risk"), money(float(r.get("value_at_risk", float("nan")))))
-    if isinstance(r.get("top_factors"), str) and r["top_factors"]:
-        st.caption(tr("account.churn_factors", factors=r["top_factors"]))
+    source = risk.attrs.get("risk_source", "none")
+    c = st.columns(2)
+    c[0].metric(tr("account.churn_probability", months=risk.attrs.get("horizon_months", 6)),
+                _probability(float(r["churn_probability"])),
+                help=tr(f"account.risk_source.{source}"))
+    c[1].metric(tr("account.revenue_at_risk"), money(float(r["revenue_at_risk"])),
+                help=tr("account.revenue_at_risk_help"))
+    c = st.columns(2)
+    c[0].metric(tr("account.lifetime_value"), money(float(r["lifetime_value"])),
+                help=tr("account.lifetime_value_help", months=f"{r['remaining_months']:.0f}"))
+    c[1].metric(tr("account.ltv_at_risk"), money(float(r["ltv_at_risk"])),
+                help=tr("account.ltv_at_risk_help"))
+    if source == "none":
+        st.caption(tr("account.no_churn_model"))
+    factors = [(r[f"factor_{j}"], r[f"weight_{j}"]) for j in range(1, 4)
+               if f"factor_{j}" in r.index and isinstance(r[f"factor_{j}"], str)]
+    if factors:
+        idx = 1 if L == "zh" else 0
+        lines = [f"- {FEATURE_LABELS.get(f, (f, f))[idx]}" + (
+            f" (+{w:.2f})" if source == "model" else "") for f, w in factors]
+        st.markdown(tr("account.churn_factors_title") + "\n" + "\n".join(lines))
+        if source == "model":
+            st.caption(tr("account.churn_factors_help"))
+    else:
+        st.caption(tr("account.no_factors"))
+    a = state.analysis().frame
+    row = a[a["account_id"] == account_id].iloc[0]
+    group = str(int(row["our_families"]))
+    curves = state.survival_curves("bundle")
+    drawn = curves[(curves["group"] == group) & (curves["at_risk"] >= charts.MIN_AT_RISK)]
+    if drawn.empty:
+        st.caption(tr("account.no_survival", n=group))
+    else:
+        tenure = (pd.Timestamp(a.attrs["as_of"]) - pd.Timestamp(row["onboard_date"])).days / 30.4375
+        labels = {g: tr("chart.all_accounts") if g == "all" else tr("chart.families", n=g)
+                  for g in curves["group"].unique()}
+        st.markdown(f"**{tr('chart.survival_title')}**")
+        st.altair_chart(charts.survival_chart(
+            curves, L, labels=labels, groups=[group, "all"], highlight=group,
+            tenure_months=tenure, height=280), width="stretch")
 
 
 def plan_editor(account_id: str, user: User) -> None:

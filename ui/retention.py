@@ -8,9 +8,10 @@ import streamlit as st
 
 from ui.session import lang, tr
 from ui.widgets import money, pct
-from valuation import i18n
+from valuation import charts, i18n
 
-__all__ = ["capacity_table", "counter_table", "order_table", "pipeline_table", "var_chart"]
+__all__ = ["capacity_table", "counter_table", "model_card_view", "order_table", "pipeline_table",
+           "survival_view", "unflagged_table", "var_chart"]
 
 
 def _name(df: pd.DataFrame, zh_col: str, en_col: str) -> pd.Series:
@@ -47,6 +48,9 @@ def order_config() -> dict[str, object]:
         tr("col.value_at_risk"): st.column_config.NumberColumn(format="¥%,.0f"),
         tr("col.priority"): st.column_config.NumberColumn(format="%,.0f"),
         tr("col.fits"): st.column_config.CheckboxColumn(),
+        tr("col.churn_probability"): st.column_config.ProgressColumn(
+            format="percent", min_value=0.0, max_value=1.0),
+        tr("col.lifetime_value"): st.column_config.NumberColumn(format="¥%,.0f"),
     }
 
 
@@ -106,3 +110,89 @@ def var_chart(plan: pd.DataFrame, names: dict[str, str], teams: dict[str, str]) 
         tooltip=["team:N", "manager:N", "fit:N",
                  alt.Tooltip("value_at_risk:Q", format=",.0f")],
     ).resolve_scale(y="independent").properties(width=560)
+
+
+def model_card_view(card: dict | None) -> None:
+    """What the churn model is, what it was trained on and how well it ranks, next to the
+    logistic and rules-only baselines (time-split validation from its card)."""
+    if card is None:
+        st.info(tr("model.none"))
+        return
+    method = card.get("method", "rules")
+    first, last = (card.get("as_of_dates") or {}).get("first"), (card.get("as_of_dates") or {}).get("last")
+    st.markdown(tr(f"model.method.{'model' if method == 'calibrated_gbm' else 'rules'}",
+                   events=card.get("events", 0), min_events=card.get("min_events", 0)))
+    st.caption(tr("model.trained", at=str(card.get("trained_at", "–")).replace("T", " ")[:16],
+                  as_of=card.get("data_as_of") or "–", first=first or "–", last=last or "–",
+                  accounts=f"{card.get('accounts', 0):,}", events=f"{card.get('events', 0):,}",
+                  months=card.get("horizon_months", 6)))
+    ev = card.get("evaluation") or {}
+    metrics = ev.get("metrics") or {}
+    rows = [m for m in ("model", "logistic", "rules") if metrics.get(m)]
+    if rows:
+        st.dataframe(pd.DataFrame({
+            tr("model.ranker"): [tr(f"model.ranker.{m}") for m in rows],
+            "AUC": [f"{metrics[m]['auc']:.3f} ({metrics[m].get('auc_low', float('nan')):.2f}–"
+                    f"{metrics[m].get('auc_high', float('nan')):.2f})" for m in rows],
+            "PR-AUC": [round(metrics[m]["pr_auc"], 3) for m in rows],
+            "Brier": [round(metrics[m]["brier"], 4) for m in rows],
+            tr("model.lift"): [round(metrics[m]["lift_top_decile"], 2) for m in rows],
+        }), hide_index=True, width="stretch")
+        val = ev.get("validation") or {}
+        gain = ev.get("auc_gain_vs_rules") or {}
+        st.caption(tr("model.validation", as_of=", ".join(val.get("as_of", [])) or "–",
+                      rows=f"{val.get('rows', 0):,}", events=f"{val.get('events', 0):,}")
+                   + (" " + tr("model.gain", diff=f"{gain['diff']:+.3f}",
+                               low=f"{gain['low']:+.3f}", high=f"{gain['high']:+.3f}")
+                      if gain.get("diff") is not None else ""))
+    elif card.get("data_version") is not None:
+        st.caption(tr("model.no_evaluation"))
+
+
+def survival_view(curves_by: dict[str, pd.DataFrame], *, key: str) -> None:
+    """Kaplan-Meier survival by bundle depth or by tier, with a reading of the five-year
+    survival of each group."""
+    L = lang()
+    by = st.segmented_control(tr("survival.by"), ["bundle", "tier"], default="bundle", key=key,
+                              format_func={b: tr(f"survival.by.{b}") for b in
+                                           ("bundle", "tier")}.get) or "bundle"
+    curves = curves_by[by]
+    groups = [g for g in curves["group"].unique() if g != "all"] + ["all"]
+    labels = {g: tr("chart.all_accounts") if g == "all" else (
+        tr("chart.families", n=g) if by == "bundle" else tr("chart.tier", tier=g))
+        for g in groups}
+    st.altair_chart(charts.survival_chart(curves, L, labels=labels, groups=groups),
+                    width="stretch")
+    at5 = curves[(curves["months"] == 60) & (curves["at_risk"] >= charts.MIN_AT_RISK)].set_index("group")
+    if len(at5):
+        st.caption(tr("survival.reading") + " " + " · ".join(
+            f"{labels[g]} {at5.loc[g, 'survival']:.0%}" for g in groups if g in at5.index))
+
+
+def unflagged_table(risk: pd.DataFrame, frame: pd.DataFrame, open_accounts: set[str],
+                    n: int = 50) -> pd.DataFrame:
+    """The live accounts in the model's top decile of churn probability that no open work
+    order covers, by revenue at risk: where the rules are silent but the history says churn
+    is likely."""
+    p = risk["churn_probability"]
+    if p.notna().sum() == 0:
+        return pd.DataFrame()
+    high = p >= p.quantile(0.9)  # the model's top decile: where it finds most of the churn
+    r = risk[high & ~risk.index.isin(list(open_accounts))]
+    r = r[r.index.isin(frame["account_id"].astype(str))]
+    top = r.nlargest(n, "revenue_at_risk")
+    info = frame.set_index(frame["account_id"].astype(str)).reindex(top.index)
+    from valuation.churn import FEATURE_LABELS
+
+    idx = 1 if lang() == "zh" else 0
+    factor = top["factor_1"].map(lambda f: FEATURE_LABELS.get(f, (f, f))[idx]
+                                 if isinstance(f, str) else "")
+    return pd.DataFrame({
+        tr("col.account_id"): top.index,
+        tr("col.name"): _name(info, "name", "name_en").to_numpy(),
+        tr("col.tier"): info["tier"].to_numpy(),
+        tr("col.churn_probability"): top["churn_probability"].to_numpy(),
+        tr("col.value_at_risk"): top["revenue_at_risk"].round(0).to_numpy(),
+        tr("col.lifetime_value"): top["lifetime_value"].round(0).to_numpy(),
+        tr("col.main_factor"): factor.to_numpy(),
+    })

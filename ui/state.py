@@ -16,7 +16,8 @@ from valuation.analysis import Analysis, analyse
 from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store, default_db_path
 
-__all__ = ["Bundle", "analysis", "bundle", "churn_scores", "churn_probability", "ensure_work_orders", "revenue_trend", "scoped_frame", "store", "users"]
+__all__ = ["Bundle", "analysis", "bundle", "churn_probability", "churn_scores", "ensure_work_orders",
+           "model_card", "revenue_trend", "scoped_frame", "store", "survival_curves", "users"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -102,14 +103,71 @@ def ensure_work_orders() -> dict[str, int]:
     return _dispatched(*_key())
 
 
+def _model_stamp(path: str) -> int:
+    from valuation.churn import model_path
+
+    f = model_path(path)
+    return f.stat().st_mtime_ns if f.exists() else 0
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _survival_frame(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
+    from valuation import churn
+
+    s = _open_store(path)
+    return churn.survival_frame(s, settings=active_settings(s))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _survival_curves(path: str, data_version: str, settings_id: int, by: str) -> pd.DataFrame:
+    from valuation import churn
+
+    return churn.survival_curves(_survival_frame(path, data_version, settings_id), by=by)
+
+
+def survival_curves(by: str = "bundle") -> pd.DataFrame:
+    """Kaplan-Meier curves over tenure by bundle depth ("bundle") or value tier ("tier")."""
+    return _survival_curves(*_key(), by)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _risk(path: str, data_version: str, settings_id: int, stamp: int) -> pd.DataFrame:
+    from valuation import churn
+
+    s = _open_store(path)
+    a = _analysis(path, data_version, settings_id)
+    model = churn.load_model(churn.model_path(path)) if stamp else None
+    fits = churn.fit_survival(_survival_frame(path, data_version, settings_id), by="bundle")
+    return churn.portfolio_risk(s, settings=a.settings, model=model, frame=a.frame,
+                                survival=fits)
+
+
+def churn_scores() -> pd.DataFrame:
+    """Per live account_id: churn probability (NaN without a trained model), rules tripped,
+    top factors, expected remaining months, lifetime value and value at risk
+    (``churn.portfolio_risk``); attrs["risk_source"] says where the probability comes from."""
+    key = _key()
+    return _risk(*key, _model_stamp(key[0]))
+
+
 def churn_probability() -> pd.Series | None:
-    """Churn probability per account_id from the trained model, when there is one."""
-    return None
+    """Churn probability per account_id from the trained model, None without one."""
+    risk = churn_scores()
+    if risk.attrs.get("risk_source") == "none":
+        return None
+    return risk["churn_probability"]
 
 
-def churn_scores() -> pd.DataFrame | None:
-    """Per account_id: churn probability, top factors, lifetime value, value at risk."""
-    return None
+def model_card() -> dict[str, Any] | None:
+    """The saved churn model's card (JSON beside the database), None when there is none."""
+    import json
+
+    from valuation.churn import card_path, model_path
+
+    f = card_path(model_path(_key()[0]))
+    if not f.exists():
+        return None
+    return dict(json.loads(f.read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)

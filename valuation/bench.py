@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from valuation import bundling, demo, features, positioning, pyramid, warnings
+from valuation import bundling, churn, demo, features, positioning, pyramid, warnings
 from valuation.config import load_settings
 from valuation.scoring import score
 from valuation.store import Store
@@ -21,14 +21,19 @@ __all__ = ["run"]
 T = TypeVar("T")
 
 
-def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> dict[str, Any]:
+def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7,
+        churn_train_accounts: int = 100_000) -> dict[str, Any]:
     """Generate ``accounts``, load them into a temporary store and time each stage.
 
     Stages: generate (synthetic portfolio), load (into DuckDB), features (SQL roll-ups to one
     row per account), scoring (three scorecards with reasons), positioning (strategy, size
     approach, lifecycle stage), pyramid (tier cuts, per-tier summary, composition, Lorenz),
     bundling (product graph, bundle metrics, top-5 suggestions for every account), warnings
-    (W1-W7b over every line-day plus the account rules).
+    (W1-W7b over every line-day plus the account rules), churn_train (fit the churn model on
+    every eligible month end of min(accounts, ``churn_train_accounts``) accounts; a larger
+    portfolio trains on a separately generated one of that size, not timed), churn_score
+    (churn probability and top factors, survival curves, expected remaining lifetime,
+    lifetime value and value at risk for every account).
     """
     stages: dict[str, float] = {}
 
@@ -79,6 +84,21 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7) -> di
 
         timed("bundling", _bundling)
         timed("warnings", lambda: warnings.account_warnings(store, analysed, settings=settings))
+        n_train = min(accounts, churn_train_accounts)
+        model_file = Path(tmp) / "bench.churn.joblib"
+        if n_train == accounts:
+            card = timed("churn_train", lambda: churn.train(
+                store, settings=settings, path=model_file, evaluation=False))
+        else:
+            with Store(Path(tmp) / "train.duckdb") as train_store:
+                train_store.replace_facts(demo.generate(accounts=n_train, seed=seed + 1,
+                                                        line_accounts=0), source="bench")
+                card = timed("churn_train", lambda: churn.train(
+                    train_store, settings=settings, path=model_file, evaluation=False))
+        model = churn.load_model(model_file)
+        timed("churn_score", lambda: churn.portfolio_risk(store, settings=settings, model=model,
+                                                          frame=analysed))
+        rows["churn_training_rows"] = int(card.get("rows", 0))
     core = ("features", "scoring", "positioning", "pyramid")
     return {
         "accounts": accounts,

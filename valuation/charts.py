@@ -21,12 +21,15 @@ __all__ = [
     "pyramid_chart",
     "revenue_trend_chart",
     "score_history_chart",
+    "survival_chart",
+    "warnings_timeline_chart",
 ]
 
 OURS_COLOR = "#1f6fb2"
 COMPETITOR_COLOR = "#d9822b"
 ARREARS_COLOR = "#c0392b"
 FAMILY_COLORS = ["#1f6fb2", "#2a9d8f", "#8e6bbf", "#e9c46a"]
+MIN_AT_RISK = 30  # survival points followed by fewer accounts are not drawn
 
 
 def revenue_trend_chart(trend: pd.DataFrame, lang: str) -> alt.Chart:
@@ -372,3 +375,95 @@ def coverage_heatmap(ws: pd.DataFrame, by: str, lang: str, *, labeller=None) -> 
         color=alt.condition(alt.datum.ours_share > 0.55, alt.value("white"), alt.value("#222")))
     return alt.layer(rect, text).properties(height=max(160, 26 * d["seg"].nunique()),
                                             title=t("chart.coverage", lang))
+
+
+def survival_chart(curves: pd.DataFrame, lang: str, *, labels: dict[str, str] | None = None,
+                   groups: list[str] | None = None, highlight: str | None = None,
+                   tenure_months: float | None = None, min_at_risk: int = MIN_AT_RISK,
+                   height: int = 320, title: bool = False) -> alt.LayerChart:
+    """Kaplan-Meier survival over tenure (years), one step line per group with its 95% band.
+
+    ``curves``: ``churn.survival_curves`` output; ``labels`` names the groups; ``groups``
+    keeps some (in that order); ``highlight`` draws one group thick and the others thin;
+    ``tenure_months`` marks an account's tenure today. Points followed by fewer than
+    ``min_at_risk`` accounts are not drawn: the curve there is noise. ``title``: draw the
+    chart's title (pages that head the chart themselves leave it off)."""
+    t = i18n.t
+    d = curves[curves["at_risk"].ge(min_at_risk) | curves["months"].eq(0)]
+    if groups is not None:
+        d = d[d["group"].isin(groups)]
+    drawn = set(d.loc[d["months"] > 0, "group"])  # groups with a curve past month 0
+    order = [g for g in dict.fromkeys(groups if groups is not None else d["group"]) if g in drawn]
+    d = d[d["group"].isin(order)]
+    names = {g: (labels or {}).get(g, g) for g in order}
+    d = d.assign(years=d["months"] / 12.0, name=d["group"].map(names), band=d["group"].map(names),
+                 thick=(d["group"] == highlight) if highlight is not None else True)
+    domain = [names[g] for g in order]
+    palette = ["#1f6fb2", "#2a9d8f", "#8e6bbf", "#e9c46a", "#e76f51", "#264653", "#f4a261"]
+    colours = ["#777777" if g == "all" else palette[i % len(palette)]
+               for i, g in enumerate(order)]
+    colour = alt.Color("name:N", title=None, sort=domain,
+                       scale=alt.Scale(domain=domain, range=colours),
+                       legend=alt.Legend(orient="top", labelLimit=220, symbolType="stroke",
+                                         symbolStrokeWidth=3, columns=4))
+    x = alt.X("years:Q", title=t("chart.tenure_years", lang))
+    band = alt.Chart(d).mark_area(opacity=0.12, interpolate="step-after").encode(
+        x=x, y=alt.Y("lower:Q"), y2="upper:Q",
+        # a field of its own: a legend-less channel on the line's field would hide its legend
+        fill=alt.Fill("band:N", sort=domain, scale=alt.Scale(domain=domain, range=colours),
+                      legend=None))
+    line = alt.Chart(d).mark_line(interpolate="step-after").encode(
+        x=x,
+        y=alt.Y("survival:Q", title=t("chart.survival", lang), axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=colour,
+        strokeWidth=alt.StrokeWidth("thick:N", legend=None,
+                                    scale=alt.Scale(domain=[True, False], range=[3, 1.2])),
+        strokeDash=alt.condition(alt.datum.group == "all", alt.value([5, 3]), alt.value([1, 0])),
+        tooltip=[alt.Tooltip("name:N", title=t("chart.group", lang)),
+                 alt.Tooltip("years:Q", title=t("chart.tenure_years", lang), format=".1f"),
+                 alt.Tooltip("survival:Q", title=t("chart.survival", lang), format=".1%"),
+                 alt.Tooltip("lower:Q", title=t("chart.lower", lang), format=".1%"),
+                 alt.Tooltip("upper:Q", title=t("chart.upper", lang), format=".1%"),
+                 alt.Tooltip("at_risk:Q", title=t("chart.at_risk", lang), format=",")])
+    layers = [band, line]
+    if tenure_months is not None:
+        now = pd.DataFrame({"years": [tenure_months / 12.0], "text": [t("chart.today", lang)]})
+        layers.append(alt.Chart(now).mark_rule(color="#c0392b", strokeDash=[2, 2]).encode(
+            x="years:Q"))
+        layers.append(alt.Chart(now).mark_text(align="left", dx=4, dy=-4, color="#c0392b",
+                                               baseline="top").encode(
+            x="years:Q", y=alt.value(0), text="text:N"))
+    chart = alt.layer(*layers).properties(height=height)
+    return chart.properties(title=t("chart.survival_title", lang)) if title else chart
+
+
+def warnings_timeline_chart(hits: pd.DataFrame, lang: str, *, rule_label=None,
+                            status_label=None) -> alt.Chart:
+    """An account's warning hits over time: one row per rule, a dot per day it tripped
+    (size: severity), coloured by the status of its work order now.
+
+    ``hits``: ``warnings.hit_timeline`` output (rule, status, day, severity)."""
+    t = i18n.t
+    rule_label = rule_label or (lambda r: r)
+    status_label = status_label or (lambda s: s)
+    statuses = ["new", "assigned", "contacted", "retained", "lost", "false_alarm"]
+    colours = dict(zip(statuses, [ARREARS_COLOR, "#e9c46a", OURS_COLOR, "#2a9d8f", "#555555",
+                                  "#bbbbbb"]))
+    present = [x for x in statuses if x in set(hits["status"])]
+    names = [status_label(x) for x in present]
+    d = hits.assign(day=pd.to_datetime(hits["day"]), rule_name=hits["rule"].map(rule_label),
+                    status_name=hits["status"].map(status_label))
+    return alt.Chart(d).mark_circle(opacity=0.85).encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%m-%d")),
+        y=alt.Y("rule_name:N", title=None, axis=alt.Axis(labelLimit=220)),
+        size=alt.Size("severity:Q", legend=None, scale=alt.Scale(range=[60, 260])),
+        color=alt.Color("status_name:N", title=None, sort=names,
+                        scale=alt.Scale(domain=names, range=[colours[x] for x in present]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("day:T", title=t("chart.date", lang), format="%Y-%m-%d"),
+                 alt.Tooltip("rule_name:N", title=t("col.rule", lang)),
+                 alt.Tooltip("status_name:N", title=t("col.status", lang)),
+                 alt.Tooltip("severity:Q", title=t("col.severity", lang), format=".2f")],
+    ).properties(height=max(110, 36 * d["rule"].nunique()),
+                 title=t("chart.warnings_timeline", lang))

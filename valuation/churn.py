@@ -42,7 +42,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from lifelines import KaplanMeierFitter
+from lifelines import BreslowFlemingHarringtonFitter, KaplanMeierFitter
+from lifelines.exceptions import StatError
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -77,6 +78,7 @@ __all__ = [
     "lifetime_value",
     "load_model",
     "model_path",
+    "portfolio_risk",
     "rule_flags",
     "rules_score",
     "score_accounts",
@@ -765,10 +767,14 @@ def train(store: Store, *, settings: Settings, horizon_months: int | None = None
     }
     model.card_ = card
     target.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, target)
     cpath = card_path(target)
-    cpath.write_text(json.dumps(card, ensure_ascii=False, indent=2, default=_json_default),
-                     encoding="utf-8")
+    # written beside and renamed into place: a reader never sees half a file
+    tmp_model, tmp_card = target.with_name(target.name + ".tmp"), cpath.with_name(cpath.name + ".tmp")
+    joblib.dump(model, tmp_model)
+    tmp_card.write_text(json.dumps(card, ensure_ascii=False, indent=2, default=_json_default),
+                        encoding="utf-8")
+    tmp_card.replace(cpath)
+    tmp_model.replace(target)
     return {**card, "model_path": str(target), "card_path": str(cpath)}
 
 
@@ -896,7 +902,11 @@ def survival_frame(store: Store, *, settings: Settings, landmark: date | None = 
 def fit_survival(sframe: pd.DataFrame, *, by: str = "bundle") -> dict[str, KaplanMeierFitter]:
     """Kaplan-Meier curves over tenure (months) with delayed entry, one per group and "all".
 
-    ``by="bundle"``: our product families held (0-4); ``by="tier"``: the value tier."""
+    ``by="bundle"``: our product families held (0-4); ``by="tier"``: the value tier.
+
+    A small group whose risk set empties early with every account gone (the Kaplan-Meier
+    curve would drop to 0 and stay there) gets the Breslow-Fleming-Harrington estimate
+    instead, exp(-Nelson-Aalen), which never reaches 0; it reads the same way."""
     col = _group_column(by)
     groups = sframe[col].astype(str)
     fits: dict[str, KaplanMeierFitter] = {}
@@ -904,8 +914,12 @@ def fit_survival(sframe: pd.DataFrame, *, by: str = "bundle") -> dict[str, Kapla
         rows = sframe if g == "all" else sframe[groups == g]
         if len(rows) == 0:
             continue
-        fits[g] = KaplanMeierFitter().fit(
-            rows["duration_months"], rows["event"], entry=rows["entry_months"], label=g)
+        args = (rows["duration_months"], rows["event"])
+        try:
+            fits[g] = KaplanMeierFitter().fit(*args, entry=rows["entry_months"], label=g)
+        except StatError:
+            fits[g] = BreslowFlemingHarringtonFitter().fit(  # type: ignore[assignment]
+                *args, entry=rows["entry_months"], label=g)
     return fits
 
 
@@ -1036,6 +1050,62 @@ def value_at_risk(prob: pd.Series | np.ndarray, frame: pd.DataFrame,
         out["ltv_at_risk"] = p * lv
     return out
 
+
+
+def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None = None,
+                   frame: pd.DataFrame | None = None, survival: dict[str, KaplanMeierFitter]
+                   | None = None, k: int = 3) -> pd.DataFrame:
+    """Everything the retention pages read per live account, in one frame indexed by
+    account_id: churn_probability (the model's; NaN without one), rules_score (rules tripped),
+    factor_1..k / weight_1..k (the model's top factors, or the rules tripped without one),
+    remaining_months and discounted_months (expected, from the bundle-depth survival curves),
+    lifetime_value, annual_revenue, revenue_at_risk and ltv_at_risk.
+
+    ``frame``: an account frame (``features.account_frame``) to reuse, else built at the data's
+    as-of; ``survival``: ``fit_survival(..., by="bundle")`` curves to reuse, else fitted on
+    :func:`survival_frame`. ``attrs``: as_of, risk_source ("model", "rules": a saved model
+    that fell back to the rules, or "none"), horizon_months."""
+    cf = churn_frame(store, frame=frame)
+    live = cf[~cf["churned"].astype(bool)]
+    if survival is None:
+        survival = fit_survival(survival_frame(store, settings=settings), by="bundle")
+    if model is not None:
+        scored = score_accounts(model, cf, settings=settings, k=k)
+        prob = scored["churn_probability"]
+        source = "rules" if model.fallback_ else "model"
+    else:
+        x = feature_matrix(live, settings=settings)
+        flags = x[[r.name for r in RULES]]
+        scored = pd.concat([pd.DataFrame({
+            "rules_score": flags.to_numpy().sum(1).astype(np.int64)}, index=live.index),
+            _top_k(flags.to_numpy(np.float32) * (1.0 - np.arange(flags.shape[1]) * 1e-3),
+                   np.array(flags.columns, dtype=object), k, live.index,
+                   weights=flags.to_numpy(np.float32))], axis=1)
+        prob = pd.Series(np.nan, index=live.index)
+        source = "none"
+    if survival:
+        rem = expected_remaining_lifetime(live, survival, settings=settings, by="bundle")
+    else:  # no account was followed: no curve to read
+        rem = pd.DataFrame({"remaining_months": np.nan, "discounted_months": np.nan},
+                           index=live.index)
+    ltv = lifetime_value(live, rem, settings=settings)
+    var = value_at_risk(prob, live, ltv)
+    out = pd.DataFrame({
+        "churn_probability": prob.to_numpy(float),
+        "rules_score": scored["rules_score"].to_numpy(np.int64),
+        **{c: scored[c].to_numpy() for c in scored.columns
+           if c.startswith(("factor_", "weight_"))},
+        "remaining_months": rem["remaining_months"].to_numpy(float),
+        "discounted_months": rem["discounted_months"].to_numpy(float),
+        "lifetime_value": ltv.to_numpy(float),
+        "annual_revenue": var["annual_revenue"].to_numpy(float),
+        "revenue_at_risk": var["revenue_at_risk"].to_numpy(float),
+        "ltv_at_risk": var["ltv_at_risk"].to_numpy(float),
+    }, index=pd.Index(live["account_id"].astype(str).to_numpy(), name="account_id"))
+    out.attrs = {"as_of": cf.attrs["as_of"], "risk_source": source,
+                 "horizon_months": int(model.horizon_months) if model is not None
+                 else int(settings.get("churn.horizon_months"))}
+    return out
 
 # ---------------------------------------------------------------------------------------------
 # Private helpers

@@ -131,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--accounts", type=int, default=100_000)
     sp.add_argument("--line-accounts", type=int, default=None)
     sp.add_argument("--seed", type=int, default=7)
+    sp.add_argument("--churn-train-accounts", type=int, default=100_000,
+                    help="accounts to train the churn model on (default 100,000)")
     sp.add_argument("--json", action="store_true", help="print JSON only")
 
     sp = cmd("app", _app, "Start the Streamlit app (creates the demo database on first run).")
@@ -359,7 +361,8 @@ def _passwd(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from valuation import bench
 
-    result = bench.run(accounts=args.accounts, line_accounts=args.line_accounts, seed=args.seed)
+    result = bench.run(accounts=args.accounts, line_accounts=args.line_accounts, seed=args.seed,
+                       churn_train_accounts=args.churn_train_accounts)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -298,6 +298,73 @@ STRINGS: dict[str, tuple[str, str]] = {
     "plan_status.in_progress": ("In progress", "进行中"),
     "plan_status.done": ("Done", "已完成"),
     "plan_status.dropped": ("Dropped", "已放弃"),
+    "retention.churn": ("Churn risk", "离网风险"),
+    "retention.unflagged": ("At risk with no open work order", "高风险但无未结工单"),
+    "retention.unflagged_help": (
+        "Live accounts in the churn model's top 10% of churn probability that no warning rule "
+        "has turned into a work order, by revenue at risk: call them before a rule fires.",
+        "离网概率处于模型前10%、但尚未因预警规则生成工单的在网客户,按收入风险排序:在规则触发前主动联系。"),
+    "retention.unflagged_none": ("No such account: every modelled risk has a work order, or no "
+                                 "model is trained yet.",
+                                 "无此类客户:模型识别的风险均已有工单,或尚未训练模型。"),
+    "survival.title": ("How long accounts stay", "客户在网时长(生存曲线)"),
+    "survival.by": ("Group by", "分组"),
+    "survival.by.bundle": ("Bundle depth", "产品族覆盖"),
+    "survival.by.tier": ("Value tier", "价值层级"),
+    "survival.reading": ("Still with us after 5 years of tenure:", "在网满5年的留存率:"),
+    "model.title": ("Churn model", "离网模型"),
+    "model.none": ("No churn model trained yet. An administrator trains it on the Import page "
+                   "or with `valuation churn train`.",
+                   "尚未训练离网模型。管理员可在数据导入页或用 valuation churn train 训练。"),
+    "model.method.model": (
+        "Calibrated gradient boosting, learned from {events} churn events; a logistic "
+        "baseline explains each account's factors.",
+        "校准的梯度提升模型,基于 {events} 个离网事件训练;逻辑回归基线给出各客户的风险因素。"),
+    "model.method.rules": (
+        "Only {events} churn events (fewer than {min_events}): no model learned; accounts are "
+        "ranked by the transparent rules.",
+        "仅 {events} 个离网事件(少于 {min_events}):未训练模型,按透明规则排序。"),
+    "model.trained": (
+        "Trained {at} on data as of {as_of}: {accounts} accounts at month ends {first} to "
+        "{last}, {events} churn events, churn within {months} months.",
+        "训练于 {at},数据截至 {as_of}:{accounts} 个客户,月末快照 {first} 至 {last},"
+        "{events} 个离网事件,预测 {months} 个月内离网。"),
+    "model.ranker": ("Ranking by", "排序依据"),
+    "model.ranker.model": ("Churn model", "离网模型"),
+    "model.ranker.logistic": ("Logistic baseline", "逻辑回归基线"),
+    "model.ranker.rules": ("Rules only", "仅规则"),
+    "model.lift": ("Lift, top 10%", "前10%提升度"),
+    "model.validation": (
+        "Validated on later data than it learned from (as of {as_of}: {rows} accounts, "
+        "{events} churned within the horizon).",
+        "在晚于训练数据的时点验证(截至 {as_of}:{rows} 个客户,其中 {events} 个在预测期内离网)。"),
+    "model.gain": ("AUC gain over the rules: {diff} (95% interval {low} to {high}).",
+                   "AUC 较规则提升 {diff}(95%区间 {low} 至 {high})。"),
+    "model.no_evaluation": ("Too little history for a time-split evaluation.",
+                            "历史数据不足,无法按时间切分评估。"),
+    "model.stale": ("The data changed since the model was trained: train it again to learn "
+                    "from the new history.", "模型训练后数据已更新:请重新训练以学习新的历史。"),
+    "model.train": ("Train the churn model", "训练离网模型"),
+    "model.training": ("Training on every month end of the history…", "正在用历史各月末快照训练…"),
+    "model.trained_now": ("Trained and saved in {seconds} s.", "训练完成并已保存,用时 {seconds} 秒。"),
+    "col.churn_probability": ("Churn probability", "离网概率"),
+    "col.lifetime_value": ("Lifetime value (¥)", "生命周期价值(元)"),
+    "col.main_factor": ("Main factor", "主要因素"),
+    "chart.tenure_years": ("Tenure (years)", "在网时长(年)"),
+    "chart.survival": ("Still with us", "留存率"),
+    "chart.survival_title": ("Survival over tenure (Kaplan-Meier, 95% band)",
+                             "在网生存曲线(Kaplan-Meier,95%区间)"),
+    "chart.group": ("Group", "分组"),
+    "chart.lower": ("Lower 95%", "95%下限"),
+    "chart.upper": ("Upper 95%", "95%上限"),
+    "chart.at_risk": ("Accounts followed", "观察客户数"),
+    "chart.today": ("today", "当前"),
+    "chart.all_accounts": ("All accounts", "全部客户"),
+    "chart.families": ("{n} of our families", "覆盖{n}个产品族"),
+    "chart.tier": ("Tier {tier}", "{tier}层"),
+    "chart.date": ("Date", "日期"),
+    "chart.warnings_timeline": ("Warning hits by day (colour: work-order status now)",
+                                "每日预警触发(颜色:工单当前状态)"),
     "retention.title": ("Retention", "离网维系"),
     "retention.caption": ("Warnings as of {as_of} become work orders, ranked by value at risk.",
                           "截至 {as_of} 的预警已转为工单,按风险价值排序。"),
@@ -360,11 +427,42 @@ STRINGS: dict[str, tuple[str, str]] = {
     "mywork.overdue": ("{n} overdue", "{n} 张已逾期"),
     "account.first_hit": ("First hit", "首次触发"),
     "account.last_hit": ("Last hit", "最近触发"),
-    "account.no_churn_model": ("No churn model trained yet: `valuation churn train`.",
-                               "尚未训练离网模型:运行 valuation churn train。"),
-    "account.churn_probability": ("Churn probability (6 months)", "离网概率(6个月)"),
+    "account.no_churn_model": (
+        "No churn model trained yet: an administrator trains it on the Import page "
+        "(or `valuation churn train`). Lifetime value uses the survival curves meanwhile.",
+        "尚未训练离网模型:管理员可在数据导入页训练(或运行 valuation churn train)。"
+        "生命周期价值仍按生存曲线估算。"),
+    "account.churn_risk": ("Churn risk", "离网风险"),
+    "account.churn_not_live": ("The account has churned: there is no risk left to estimate.",
+                               "该客户已离网,无需再估计风险。"),
+    "account.churn_probability": ("Churn probability ({months} months)", "离网概率({months}个月)"),
+    "account.risk_source.model": (
+        "From the churn model trained on this portfolio's history (calibrated).",
+        "来自基于本组合历史训练的离网模型(已校准)。"),
+    "account.risk_source.rules": (
+        "Too few churn events to learn a model: the churn rate of accounts tripping as many "
+        "rules.", "离网事件过少,未训练模型:取触发同样多规则的客户的历史离网率。"),
+    "account.risk_source.none": ("No churn model yet: risk comes from the warning rules.",
+                                 "尚无离网模型:风险由预警规则估计。"),
     "account.lifetime_value": ("Lifetime value", "生命周期价值"),
-    "account.churn_factors": ("Main factors: {factors}", "主要因素:{factors}"),
+    "account.lifetime_value_help": (
+        "Monthly revenue x margin x discounted expected remaining months (about {months} "
+        "months for accounts with this bundle depth and tenure).",
+        "月收入 × 毛利率 × 折现后的预期剩余在网月数(同等产品族覆盖与在网时长的客户约 {months} 个月)。"),
+    "account.no_survival": (
+        "Too few accounts hold {n} of our families to draw their survival curve.",
+        "覆盖{n}个产品族的客户过少,无法绘制其生存曲线。"),
+    "account.revenue_at_risk": ("Revenue at risk, 1 year", "一年收入风险"),
+    "account.revenue_at_risk_help": ("Churn probability x a year of revenue.",
+                                     "离网概率 × 一年收入。"),
+    "account.ltv_at_risk": ("Lifetime value at risk", "生命周期价值风险"),
+    "account.ltv_at_risk_help": ("Churn probability x lifetime value.", "离网概率 × 生命周期价值。"),
+    "account.churn_factors_title": ("**Main factors raising the risk**", "**推高风险的主要因素**"),
+    "account.churn_factors_help": (
+        "Each factor's push on the log-odds of churn against an average account.",
+        "各因素相对普通客户对离网对数几率的推高幅度。"),
+    "account.no_factors": ("No factor raises this account's risk above the average.",
+                           "没有因素使该客户风险高于平均水平。"),
     "account.update_plan": ("Or update an existing objective", "或更新已有目标"),
     "account.retention": ("Retention", "离网维系"),
     "account.orders": ("Warnings and work orders", "预警与工单"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from valuation import features, history
 from valuation.analysis import analyse
@@ -14,15 +14,25 @@ __all__ = ["create_demo"]
 
 
 def create_demo(store: Store, *, accounts: int = 5000, seed: int = 7, as_of: date | None = None,
-                line_accounts: int | None = None, history_months: int = 24) -> dict[str, int]:
-    """Write the demo facts, back-fill monthly score snapshots and dispatch today's warnings
-    as work orders, so that every page has something true to show. Returns row counts."""
+                line_accounts: int | None = None, history_months: int = 24,
+                dispatch_weeks: int = 4, train_model: bool = True) -> dict[str, int]:
+    """Write the demo facts, back-fill monthly score snapshots, dispatch the warnings of the
+    last ``dispatch_weeks`` weeks (weekly, oldest first, as a scheduled run would have: open
+    orders gather repeat hits instead of duplicates) and train the churn model beside the
+    database, so that every page has something true to show. Returns row counts."""
     from valuation.warnings import warn_and_dispatch
 
     counts = write_demo(store, accounts=accounts, seed=seed, as_of=as_of,
                         line_accounts=line_accounts)
     settings = active_settings(store)
     history.backfill_snapshots(store, settings, months=history_months, user="demo")
-    a = analyse(features.account_frame(store), settings)
-    warn_and_dispatch(store, a.frame, settings, user="demo")
+    day = features.data_as_of(store)
+    for weeks_back in range(max(int(dispatch_weeks), 1) - 1, -1, -1):
+        d = day - timedelta(weeks=weeks_back)
+        a = analyse(features.account_frame(store, as_of=d), settings)
+        warn_and_dispatch(store, a.frame, settings, user="system", as_of=d)
+    if train_model:
+        from valuation import churn
+
+        churn.train(store, settings=settings)
     return counts

@@ -28,6 +28,7 @@ __all__ = [
     "account_warnings",
     "add_note",
     "assign",
+    "hit_timeline",
     "line_warnings",
     "open_orders",
     "order_history",
@@ -511,6 +512,19 @@ def orders_for(store: Store, account_id: str) -> pd.DataFrame:
     """Every work order of one account, newest first hit first."""
     return store.query(
         "SELECT * FROM work_orders WHERE account_id = ? ORDER BY first_hit DESC, work_order_id",
+        [account_id])
+
+
+def hit_timeline(store: Store, account_id: str) -> pd.DataFrame:
+    """Every warning hit of one account's work orders, by the data date it was found on:
+    work_order_id, rule, status (the order's now), day, severity; oldest first."""
+    return store.query(
+        """SELECT o.work_order_id, o.rule, o.status,
+                  CAST(json_extract_string(e.detail, '$.as_of') AS DATE) AS day,
+                  CAST(json_extract(e.detail, '$.severity') AS DOUBLE) AS severity
+           FROM work_order_events e JOIN work_orders o USING (work_order_id)
+           WHERE o.account_id = ? AND e.kind = 'hit'
+           ORDER BY day, o.rule""",
         [account_id])
 
 
