@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -282,3 +283,68 @@ def test_what_if_on_the_account_page_raises_loyalty(demo_db):
     table = next(d.value for d in at.dataframe if "Today" in d.value.columns)
     row = table.set_index("Measure").loc["Loyalty"]
     assert float(row["After"]) > float(row["Today"])
+
+
+def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
+    """Without a model the pages say so and rank by the rules; an admin trains it on the
+    Import page; then the Account page shows the model's probability and factors and the
+    Retention page its card and the at-risk accounts no work order covers."""
+    import shutil
+
+    from valuation import churn, settings_store
+    from valuation.config import DEFAULT_SETTINGS_PATH
+
+    db = tmp_path / "model.duckdb"
+    shutil.copy(demo_path, db)  # the database only: no model beside it yet
+    assert not churn.model_path(db).exists()
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        with Store(db) as s:
+            # the demo copy has fewer churn events than the default 100 a model needs
+            text = DEFAULT_SETTINGS_PATH.read_text(encoding="utf-8") + "\n[churn]\nmin_events = 40\n"
+            settings_store.save_settings(s, text, user="admin", comment="a small portfolio")
+            assert settings_store.active_settings(s).get("churn.min_events") == 40
+            acc = s.scalar("SELECT account_id FROM work_orders ORDER BY severity DESC, "
+                           "account_id LIMIT 1")
+        at = _signed_in("admin", "en")
+        at.switch_page("pages/account.py")
+        at.query_params["account"] = acc
+        at.run()
+        assert not at.exception, at.exception
+        prob = next(m for m in at.metric if m.label == "Churn probability (6 months)")
+        assert prob.value == "–" and "No churn model trained yet" in _texts(at)
+
+        at.switch_page("pages/import_data.py").run()
+        assert not at.exception and "No churn model trained yet" in _texts(at)
+        at.button(key="imp_train").click().run()
+        assert not at.exception, at.exception
+        assert any("Trained and saved" in str(e.value) for e in at.success)
+        card = json.loads(churn.card_path(churn.model_path(db)).read_text(encoding="utf-8"))
+        assert card["method"] == "calibrated_gbm" and card["min_events"] == 40
+        assert "Calibrated gradient boosting" in _texts(at)
+
+        at.switch_page("pages/account.py")
+        at.query_params["account"] = acc
+        at.run()
+        assert not at.exception, at.exception
+        prob = next(m for m in at.metric if m.label == "Churn probability (6 months)")
+        assert prob.value.endswith("%") and "Main factors raising the risk" in _texts(at)
+        with Store(db) as s:
+            risk = churn.portfolio_risk(s, settings=settings_store.active_settings(s),
+                                        model=churn.load_model(churn.model_path(db)))
+        ltv = next(m for m in at.metric if m.label == "Lifetime value")
+        assert risk.attrs["risk_source"] == "model" and risk.loc[acc, "lifetime_value"] > 0
+        assert ltv.value != "–"
+
+        lead = _signed_in("lead01", "en")
+        lead.switch_page("pages/retention.py").run()
+        assert not lead.exception, lead.exception
+        texts = _texts(lead)
+        assert "Calibrated gradient boosting" in texts and "after 5 years of tenure" in texts
+        unflagged = next(d.value for d in lead.dataframe if "Main factor" in d.value.columns)
+        with Store(db) as s:
+            open_accounts = set(s.query("SELECT account_id FROM work_orders WHERE status NOT IN "
+                                        "('retained', 'lost', 'false_alarm')")["account_id"])
+        assert len(unflagged) > 0 and not set(unflagged["Account ID"]) & open_accounts
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)

@@ -337,3 +337,81 @@ def test_too_short_a_history_says_so(tmp_path, settings):
         out = churn.train(s, settings=settings, path=tmp_path / "m.joblib")
         assert out["method"] == "rules" and "churn.min_events" in out["message"]
         assert churn.load_model(tmp_path / "m.joblib").fallback_
+
+
+# -- the portfolio's risk, as the app reads it ---------------------------------------------------
+def test_portfolio_risk_combines_probability_lifetime_value_and_value_at_risk(
+        demo_store, settings, trained):
+    model = churn.load_model(trained["model_path"])
+    s = _with(settings, **{"churn.margin_rate": 0.5})
+    risk = churn.portfolio_risk(demo_store, settings=s, model=model)
+    frame = features.account_frame(demo_store)
+    live = frame[~frame["churned"].astype(bool)]
+    assert list(risk.index) == live["account_id"].astype(str).tolist()
+    assert risk.attrs == {"as_of": DEMO_AS_OF.isoformat(), "risk_source": "model",
+                          "horizon_months": 6}
+    # the model's own scores, account by account
+    direct = churn.score_store(model, demo_store, settings=s).set_index("account_id")
+    assert np.allclose(risk["churn_probability"], direct.loc[risk.index, "churn_probability"])
+    assert (risk["factor_1"] == direct.loc[risk.index, "factor_1"]).all()
+    # value at risk and lifetime value, recomputed by hand from their parts
+    revenue = live.set_index(live["account_id"].astype(str))["monthly_revenue"].astype(float)
+    assert np.allclose(risk["annual_revenue"], 12 * revenue)
+    assert np.allclose(risk["revenue_at_risk"], risk["churn_probability"] * 12 * revenue)
+    assert np.allclose(risk["lifetime_value"], revenue * 0.5 * risk["discounted_months"])
+    assert np.allclose(risk["ltv_at_risk"], risk["churn_probability"] * risk["lifetime_value"])
+    assert (risk["discounted_months"] <= risk["remaining_months"] + 1e-9).all()
+    assert risk["remaining_months"].between(0, settings.get("churn.max_lifetime_months")).all()
+    # accounts holding more of our families are expected to stay longer (the demo's hazard)
+    fam = live.set_index(live["account_id"].astype(str))["our_families"].astype(int)
+    by_depth = risk["remaining_months"].groupby(fam).median()
+    assert by_depth.loc[by_depth.index.max()] > by_depth.loc[by_depth.index.min()]
+
+
+def test_portfolio_risk_without_a_model_keeps_value_and_names_the_rules(demo_store, settings):
+    risk = churn.portfolio_risk(demo_store, settings=settings, model=None)
+    assert risk.attrs["risk_source"] == "none"
+    assert risk["churn_probability"].isna().all() and risk["revenue_at_risk"].isna().all()
+    assert (risk["lifetime_value"] >= 0).all() and risk["lifetime_value"].gt(0).any()
+    # without a model the factors are the rules tripped, as many as the rules score says
+    rules = {r.name for r in churn.RULES}
+    named = risk[[f"factor_{j}" for j in (1, 2, 3)]].notna().sum(axis=1)
+    assert (named == risk["rules_score"].clip(upper=3)).all()
+    assert set(risk["factor_1"].dropna()) <= rules
+
+
+def test_a_small_group_that_empties_early_still_gets_a_curve():
+    # group "1": one account enters at 0 and leaves at 1 month, emptying the risk set early;
+    # four more enter at 60 months and all leave. Kaplan-Meier refuses such a group.
+    sf = pd.DataFrame({
+        "account_id": [f"S{i}" for i in range(9)],
+        "entry_months": [0.0] + [60.0] * 4 + [0.0] * 4,
+        "duration_months": [1.0, 61, 62, 63, 64, 5, 30, 40, 50],
+        "event": [True] * 5 + [False, True, False, False],
+        "our_families": [1] * 5 + [2] * 4, "tier": ["A"] * 9})
+    fits = churn.fit_survival(sf, by="bundle")
+    assert set(fits) == {"all", "1", "2"}
+    assert type(fits["2"]).__name__ == "KaplanMeierFitter"
+    assert type(fits["1"]).__name__ == "_BreslowSurvival"
+    curve = fits["1"].survival_function_.iloc[:, 0]
+    assert (curve > 0).all() and curve.is_monotonic_decreasing
+    # exp(-Nelson-Aalen): 1 at risk leaves at 1; then 4, 3, 2, 1 at risk, one leaving each time
+    assert curve.iloc[-1] == pytest.approx(np.exp(-(1 + 1 / 4 + 1 / 3 + 1 / 2 + 1)))
+    live = pd.DataFrame({"account_id": ["L"], "onboard_date": [pd.Timestamp("2021-06-30")],
+                         "our_families": [1], "monthly_revenue": [100.0]})
+    live.attrs["as_of"] = "2026-06-30"
+    rem = churn.expected_remaining_lifetime(live, fits, settings=load_settings())
+    assert np.isfinite(rem["remaining_months"]).all() and (rem["remaining_months"] > 0).all()
+    curves = churn.survival_curves(sf, by="bundle")
+    assert curves["survival"].between(0, 1).all()
+
+
+def test_train_replaces_the_saved_model_whole(demo_store, settings, tmp_path):
+    path = tmp_path / "m.churn.joblib"
+    first = churn.train(demo_store, settings=settings, path=path, evaluation=False)
+    second = churn.train(demo_store, settings=settings, path=path, evaluation=False)
+    assert first["trained_at"] <= second["trained_at"]
+    assert not list(tmp_path.glob("*.tmp"))  # written beside, renamed into place
+    card = json.loads(churn.card_path(path).read_text(encoding="utf-8"))
+    assert card["trained_at"] == second["trained_at"]
+    assert churn.load_model(path).card_["trained_at"] == second["trained_at"]

@@ -117,10 +117,12 @@ def test_recommend_evaluate_beats_popularity(small_demo, capsys):
 
 
 def test_bench_reports_every_stage(capsys):
-    assert main(["bench", "--accounts", "300", "--line-accounts", "30", "--json"]) == 0
+    assert main(["bench", "--accounts", "300", "--line-accounts", "30",
+                 "--churn-train-accounts", "200", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert set(r["stages_s"]) >= {"generate", "load", "features", "scoring", "positioning",
-                                  "pyramid", "bundling", "warnings"}
+                                  "pyramid", "bundling", "warnings", "churn_train", "churn_score"}
+    assert r["rows"]["churn_training_rows"] > 200  # month-end snapshots of the 200 accounts
     assert all(v >= 0 for v in r["stages_s"].values()) and r["peak_rss_mb"] > 0
     assert r["rows"]["accounts"] == 300
 

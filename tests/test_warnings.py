@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import toy_frames
+from valuation import features
 from valuation import warnings as W
+from valuation.analysis import analyse
 from valuation.access import User
 from valuation.config import load_settings
 
@@ -435,3 +438,33 @@ def test_work_orders_survive_reimport(tmp_path):
         frame = analysis.analyse(features.account_frame(s), SETTINGS).frame
         _, again = W.warn_and_dispatch(s, frame, SETTINGS, user="system")
         assert again["created"] == 0 and again["unchanged"] == counts["created"]
+
+
+def test_hit_timeline_dates_each_hit_by_its_data_day(toy_store):
+    a = analyse(features.account_frame(toy_store), load_settings())
+    days = [date(2026, 6, 28), date(2026, 6, 29), date(2026, 6, 30)]
+    for d in days:
+        W.warn_and_dispatch(toy_store, a.frame, a.settings, user="system", as_of=d)
+    orders = toy_store.query("SELECT account_id, rule, hits FROM work_orders")
+    account = orders.sort_values("hits").iloc[-1]["account_id"]
+    t = W.hit_timeline(toy_store, account)
+    mine = orders[orders["account_id"] == account]
+    assert len(t) == int(mine["hits"].sum())  # one row per counted hit, no more
+    assert set(t["rule"]) == set(mine["rule"]) and set(t["status"]) == {"new"}
+    assert set(pd.to_datetime(t["day"]).dt.date) <= set(days)
+    assert list(t["day"]) == sorted(t["day"]) and (t["severity"] > 0).all()
+    assert W.hit_timeline(toy_store, "NO-SUCH-ACCOUNT").empty
+
+
+def test_the_demo_dispatches_weekly_without_duplicates(demo_path):
+    from valuation.churn import card_path, model_path
+
+    with Store(demo_path) as s:
+        orders = s.query("SELECT * FROM work_orders")
+        hits = s.query("SELECT detail FROM work_order_events WHERE kind = 'hit'")
+    assert not orders.duplicated(["account_id", "rule"]).any()  # one open order each
+    assert orders["hits"].max() >= 2 and (orders["hits"] == 1).any()
+    days = {json.loads(d)["as_of"] for d in hits["detail"]}
+    assert days == {"2026-10-10", "2026-10-17", "2026-10-24", "2026-10-31"}
+    assert int(orders["hits"].sum()) == len(hits)
+    assert model_path(demo_path).exists() and card_path(model_path(demo_path)).exists()

@@ -42,7 +42,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from lifelines import BreslowFlemingHarringtonFitter, KaplanMeierFitter
+from lifelines import KaplanMeierFitter, NelsonAalenFitter
 from lifelines.exceptions import StatError
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -855,7 +855,7 @@ def assert_no_lookahead(store: Store, as_of: date, *, settings: Settings,
 # Survival, lifetime value, value at risk
 # ---------------------------------------------------------------------------------------------
 def survival_frame(store: Store, *, settings: Settings, landmark: date | None = None,
-                   as_of: date | None = None) -> pd.DataFrame:
+                   as_of: date | None = None, with_tier: bool = True) -> pd.DataFrame:
     """Accounts live at ``landmark`` followed to churn or ``as_of``, on the tenure scale.
 
     Columns: account_id, entry_months (tenure at the landmark: the account enters the risk
@@ -876,7 +876,10 @@ def survival_frame(store: Store, *, settings: Settings, landmark: date | None = 
     fr = features.account_frame(store, as_of=lm.date())
     fr = fr[~fr["churned"].astype(bool)].reset_index(drop=True)
     fr.attrs["as_of"] = lm.date().isoformat()
-    tier = analyse(fr, settings).frame["tier"] if len(fr) else pd.Series([], dtype=str)
+    if with_tier and len(fr):  # scoring the landmark's portfolio: only when tiers are wanted
+        tier = analyse(fr, settings).frame["tier"]
+    else:
+        tier = pd.Series([None] * len(fr), dtype=object)
     churn = store.query("SELECT account_id, min(churn_date) AS churn_date FROM churn_events "
                         "GROUP BY account_id")
     cd = fr["account_id"].astype(str).map(pd.Series(
@@ -906,7 +909,8 @@ def fit_survival(sframe: pd.DataFrame, *, by: str = "bundle") -> dict[str, Kapla
 
     A small group whose risk set empties early with every account gone (the Kaplan-Meier
     curve would drop to 0 and stay there) gets the Breslow-Fleming-Harrington estimate
-    instead, exp(-Nelson-Aalen), which never reaches 0; it reads the same way."""
+    instead, exp(-Nelson-Aalen) (``_BreslowSurvival``), which never reaches 0; it reads the
+    same way."""
     col = _group_column(by)
     groups = sframe[col].astype(str)
     fits: dict[str, KaplanMeierFitter] = {}
@@ -918,8 +922,8 @@ def fit_survival(sframe: pd.DataFrame, *, by: str = "bundle") -> dict[str, Kapla
         try:
             fits[g] = KaplanMeierFitter().fit(*args, entry=rows["entry_months"], label=g)
         except StatError:
-            fits[g] = BreslowFlemingHarringtonFitter().fit(  # type: ignore[assignment]
-                *args, entry=rows["entry_months"], label=g)
+            fits[g] = _BreslowSurvival(*args, entry=rows["entry_months"],  # type: ignore
+                                       label=g)
     return fits
 
 
@@ -1068,7 +1072,8 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
     cf = churn_frame(store, frame=frame)
     live = cf[~cf["churned"].astype(bool)]
     if survival is None:
-        survival = fit_survival(survival_frame(store, settings=settings), by="bundle")
+        survival = fit_survival(survival_frame(store, settings=settings, with_tier=False),
+                                by="bundle")
     if model is not None:
         scored = score_accounts(model, cf, settings=settings, k=k)
         prob = scored["churn_probability"]
@@ -1110,6 +1115,26 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
 # ---------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------
+class _BreslowSurvival:
+    """The Breslow-Fleming-Harrington survival estimate exp(-H), H the Nelson-Aalen cumulative
+    hazard (unsmoothed) with delayed entry, in the shape of a fitted KaplanMeierFitter:
+    survival_function_, confidence_interval_survival_function_ (exp of the hazard's interval,
+    bounds swapped), event_table. Built on NelsonAalenFitter directly: lifelines'
+    BreslowFlemingHarringtonFitter misplaces the steps when entries are late."""
+
+    def __init__(self, durations: pd.Series, events: pd.Series, *, entry: pd.Series,
+                 label: str) -> None:
+        na = NelsonAalenFitter(nelson_aalen_smoothing=False).fit(
+            durations, events, entry=entry, label=label)
+        h = na.cumulative_hazard_.iloc[:, 0]
+        ci = na.confidence_interval_
+        self.survival_function_ = pd.DataFrame({label: np.exp(-h.to_numpy(float))}, index=h.index)
+        self.confidence_interval_survival_function_ = pd.DataFrame({
+            f"{label}_lower_0.95": np.exp(-ci.iloc[:, 1].to_numpy(float)),
+            f"{label}_upper_0.95": np.exp(-ci.iloc[:, 0].to_numpy(float))}, index=ci.index)
+        self.event_table = na.event_table
+
+
 @dataclass(frozen=True)
 class _Curve:
     """A Kaplan-Meier step curve with an exponential tail past its last time."""
