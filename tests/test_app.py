@@ -267,6 +267,47 @@ def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_pat
         os.environ["VALUATION_DB"] = str(demo_path)
 
 
+def test_a_plan_follows_a_suggestion_and_answers_a_work_order(demo_path, tmp_path):
+    """The plan editor links one of the account's open work orders and a cross-sell
+    suggestion; left without an action, the suggestion names it."""
+    import shutil
+
+    from valuation import planning
+
+    db = tmp_path / "plan-links.duckdb"
+    shutil.copy(demo_path, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        with Store(db) as s:
+            acc, order = s.query(
+                "SELECT w.account_id, min(w.work_order_id) FROM work_orders w JOIN accounts a "
+                "USING (account_id) WHERE a.owner_id = 'am01' GROUP BY w.account_id "
+                "ORDER BY w.account_id LIMIT 1").iloc[0]
+        at = _signed_in("am01", "en")
+        at.switch_page("pages/account.py")
+        at.query_params["account"] = acc
+        at.run()
+        assert not at.exception, at.exception
+        suggestions = [o for o in at.selectbox(key="plan_product").options if o != "–"]
+        assert suggestions, "the account has cross-sell suggestions to follow"
+        at.selectbox(key="plan_objective").set_value("grow_share")
+        at.selectbox(key="plan_work_order").set_value(order)
+        product_label = suggestions[0]
+        with Store(db) as s:
+            product = s.scalar("SELECT product_id FROM products WHERE name_en = ?",
+                               [product_label])
+        at.selectbox(key="plan_product").set_value(product)
+        next(b for b in at.button if b.label == "Save").click().run()
+        assert not at.exception, at.exception
+        with Store(db) as s:
+            plans = planning.plans_for(s, acc)
+        mine = plans[plans["objective"] == "grow_share"].iloc[0]
+        assert mine["work_order_id"] == order and mine["work_order_rule"]
+        assert mine["product_id"] == product and mine["action"] == f"Offer {product_label}"
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)
+
+
 def test_what_if_on_the_account_page_raises_loyalty(demo_db):
     """An account manager picks a suggested product in the what-if panel: loyalty moves up."""
     with Store(os.environ["VALUATION_DB"]) as s:

@@ -121,7 +121,8 @@ def test_bench_reports_every_stage(capsys):
                  "--churn-train-accounts", "200", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert set(r["stages_s"]) >= {"generate", "load", "features", "scoring", "positioning",
-                                  "pyramid", "bundling", "warnings", "churn_train", "churn_score"}
+                                  "pyramid", "bundling", "warnings", "churn_train", "churn_score",
+                                  "churn_value"}
     assert r["rows"]["churn_training_rows"] > 200  # month-end snapshots of the 200 accounts
     assert all(v >= 0 for v in r["stages_s"].values()) and r["peak_rss_mb"] > 0
     assert r["rows"]["accounts"] == 300

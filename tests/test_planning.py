@@ -146,14 +146,18 @@ def test_plans_crud_and_links(toy_store):
     for bad, msg in [({"objective": "upsell"}, "objective"), ({"status": "closed"}, "status"),
                      ({"colour": "red"}, "unknown plan fields"),
                      ({"account_id": "NOPE"}, "no account"),
-                     ({"work_order_id": "WO-NOPE"}, "no work order")]:
+                     ({"work_order_id": "WO-NOPE"}, "no work order"),
+                     ({"account_id": "A002", "work_order_id": "WO-A001-W4-1"}, "no work order"),
+                     ({"product_id": "NO-SUCH-PRODUCT"}, "no product")]:
         with pytest.raises(ValueError, match=msg):
             P.save_plan(toy_store, {"account_id": "A001", "objective": "retain", **bad},
                         user="am01")
-    P.save_plan(toy_store, {"account_id": "A001", "objective": "grow_share", "status": "done"},
-                user="am01")
+    product = toy_store.scalar("SELECT min(product_id) FROM products WHERE provider = 'ours'")
+    P.save_plan(toy_store, {"account_id": "A001", "objective": "grow_share", "status": "done",
+                            "product_id": product}, user="am01")
     plans = P.plans_for(toy_store, "A001")
     assert list(plans["status"]) == ["in_progress", "done"]
+    assert plans["product_id"].tolist() == [None, product]
     first = plans.iloc[0]
     assert first["due_date"] == pd.Timestamp("2026-07-15")
     assert (first["work_order_rule"], first["work_order_status"]) == ("W4", "new")

@@ -64,3 +64,29 @@ def test_app_rows_survive_fact_replacement(tmp_path):
         assert list(s.read_table("plans")["plan_id"]) == ["p1"]
         with pytest.raises(ValueError, match="not fact tables"):
             s.replace_facts({"plans": pd.DataFrame()}, source="t")
+
+
+def test_a_version_2_database_migrates_and_keeps_its_plans(tmp_path):
+    """An existing database at schema version 2 gains the plan's product column on open;
+    the plans already written stay as they were."""
+    from valuation import store as store_module
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    for version, sql in store_module._migrations():
+        if version <= 2:
+            for stmt in [x.strip() for x in sql.split(";") if x.strip()]:
+                con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    con.execute("INSERT INTO plans (plan_id, account_id, objective, action, status, version, "
+                "updated_at, updated_by) VALUES ('PL-1', 'A001', 'retain', 'call the CIO', "
+                "'open', 1, '2026-10-01T00:00:00Z', 'am01')")
+    con.close()
+    with Store(path) as s:
+        assert s.meta("schema_version") == str(SCHEMA_VERSION) and SCHEMA_VERSION >= 3
+        plans = s.read_table("plans")
+        assert list(plans.columns) == schema.table("plans").names
+        row = plans.iloc[0]
+        assert (row["plan_id"], row["action"], row["version"]) == ("PL-1", "call the CIO", 1)
+        assert row["product_id"] is None or pd.isna(row["product_id"])

@@ -178,6 +178,9 @@ def plan_editor(account_id: str, user: User) -> None:
     """The account plan: objectives with action, owner, due date and status; editable."""
     store = state.store()
     plans = planning.plans_for(store, account_id)
+    L = lang()
+    b = state.bundle()
+    pname = b.products.set_index("product_id")["name" if L == "zh" else "name_en"].to_dict()
     st.markdown(f"**{tr('account.plans')}**")
     if not plans.empty:
         st.dataframe(pd.DataFrame({
@@ -186,8 +189,12 @@ def plan_editor(account_id: str, user: User) -> None:
             tr("col.owner"): plans["owner_id"],
             tr("col.due_date"): pd.to_datetime(plans["due_date"]),
             tr("col.status"): plans["status"].map(lambda s: tr(f"plan_status.{s}")),
+            tr("col.work_order"): plans["work_order_rule"].map(
+                lambda r: i18n.rule(r, L) if isinstance(r, str) else ""),
+            tr("col.product"): plans["product_id"].map(lambda p: pname.get(p, p) or ""),
             tr("col.note"): plans["note"],
-        }), hide_index=True, width="stretch")
+        }), hide_index=True, width="stretch",
+            column_config={tr("col.due_date"): st.column_config.DateColumn(format="YYYY-MM-DD")})
     if not can_edit_accounts(user):
         st.caption(tr("account.read_only"))
         return
@@ -196,7 +203,20 @@ def plan_editor(account_id: str, user: User) -> None:
             objective = st.selectbox(tr("col.objective"), list(planning.OBJECTIVES),
                                      format_func=labeller("objective.", list(planning.OBJECTIVES)),
                                      key="plan_objective")
-            action = st.text_input(tr("col.action"), key="plan_action")
+            action = st.text_input(tr("col.action"), key="plan_action",
+                                   help=tr("account.plan_action_help"))
+            orders = W.orders_for(store, account_id)
+            orders = orders[~orders["status"].isin(W.FINAL)]
+            order_labels = {"": "–", **{o: f"{i18n.rule(r, L)} · {tr('status.' + st_)}"
+                                        for o, r, st_ in zip(orders["work_order_id"],
+                                                             orders["rule"], orders["status"],
+                                                             strict=True)}}
+            work_order = st.selectbox(tr("account.plan_work_order"), list(order_labels),
+                                      format_func=order_labels.get, key="plan_work_order")
+            recs = b.recommendations[b.recommendations["account_id"] == account_id]
+            rec_labels = {"": "–", **{p: pname.get(p, p) for p in recs["product_id"]}}
+            product = st.selectbox(tr("account.plan_product"), list(rec_labels),
+                                   format_func=rec_labels.get, key="plan_product")
             due = st.date_input(tr("col.due_date"), value=None, key="plan_due")
             if not plans.empty:
                 edit = st.selectbox(tr("account.update_plan"), ["", *plans["plan_id"]],
@@ -210,15 +230,20 @@ def plan_editor(account_id: str, user: User) -> None:
             note = st.text_input(tr("col.note"), key="plan_note")
             submitted = st.form_submit_button(tr("mywork.save"), type="primary")
         if submitted:
+            if product and not action:  # following a suggestion: it names the action
+                action = tr("account.plan_offer", product=rec_labels[product])
             row = {"account_id": account_id, "objective": objective, "owner_id": user.user_id,
                    "status": status, "action": action or None, "note": note or None,
-                   "due_date": due}
+                   "due_date": due, "work_order_id": work_order or None,
+                   "product_id": product or None}
             expected = None
             if edit:
                 current = plans.set_index("plan_id").loc[edit]
                 row = {"plan_id": edit, "status": status,
                        **({"note": note} if note else {}), **({"action": action} if action else {}),
-                       **({"due_date": due} if due else {})}
+                       **({"due_date": due} if due else {}),
+                       **({"work_order_id": work_order} if work_order else {}),
+                       **({"product_id": product} if product else {})}
                 expected = int(current["version"])
             try:
                 planning.save_plan(store, row, user=user.user_id, expected_version=expected)

@@ -32,8 +32,10 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7,
     (W1-W7b over every line-day plus the account rules), churn_train (fit the churn model on
     every eligible month end of min(accounts, ``churn_train_accounts``) accounts; a larger
     portfolio trains on a separately generated one of that size, not timed), churn_score
-    (churn probability and top factors, survival curves, expected remaining lifetime,
-    lifetime value and value at risk for every account).
+    (churn probability and top three factors for every live account, from the account frame
+    plus the churn frame's dated roll-ups, which are timed here too), churn_value (bundle-depth
+    survival curves, expected remaining lifetime, lifetime value and value at risk for every
+    live account).
     """
     stages: dict[str, float] = {}
 
@@ -96,8 +98,22 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7,
                 card = timed("churn_train", lambda: churn.train(
                     train_store, settings=settings, path=model_file, evaluation=False))
         model = churn.load_model(model_file)
-        timed("churn_score", lambda: churn.portfolio_risk(store, settings=settings, model=model,
-                                                          frame=analysed))
+
+        def _score() -> Any:
+            cf = churn.churn_frame(store, frame=analysed)
+            return cf, churn.score_accounts(model, cf, settings=settings)
+
+        cf, scored = timed("churn_score", _score)
+
+        def _value() -> Any:
+            live = cf.loc[scored.index]
+            fits = churn.fit_survival(churn.survival_frame(store, settings=settings,
+                                                           with_tier=False), by="bundle")
+            rem = churn.expected_remaining_lifetime(live, fits, settings=settings)
+            ltv = churn.lifetime_value(live, rem, settings=settings)
+            return churn.value_at_risk(scored["churn_probability"], live, ltv)
+
+        timed("churn_value", _value)
         rows["churn_training_rows"] = int(card.get("rows", 0))
     core = ("features", "scoring", "positioning", "pyramid")
     return {

@@ -207,6 +207,28 @@ LEFT JOIN ended ON ended.account_id = a.account_id
 WHERE a.onboard_date <= $as_of
 ORDER BY a.account_id
 """
+# Survival: the accounts live at a landmark, with our product families held then and their
+# first churn date (the account frame's definitions, without the rest of it).
+_SURVIVAL_SQL = """
+WITH fam AS (
+    SELECT h.account_id, count(DISTINCT pr.family) AS our_families
+    FROM holdings h
+    JOIN products pr ON pr.product_id = h.product_id
+    WHERE h.provider = 'ours' AND h.start_date <= $lm
+          AND (h.end_date IS NULL OR h.end_date > $lm)
+    GROUP BY h.account_id
+),
+churn AS (
+    SELECT account_id, min(churn_date) AS churn_date FROM churn_events GROUP BY account_id
+)
+SELECT a.account_id, a.onboard_date, coalesce(fam.our_families, 0) AS our_families,
+       churn.churn_date
+FROM accounts a
+LEFT JOIN fam ON fam.account_id = a.account_id
+LEFT JOIN churn ON churn.account_id = a.account_id
+WHERE a.onboard_date <= $lm AND (churn.churn_date IS NULL OR churn.churn_date > $lm)
+ORDER BY a.account_id
+"""
 _EXTRA_COLUMNS = ("billed_prev_3m", "last_competitor_start", "last_contract_end")
 
 
@@ -873,18 +895,20 @@ def survival_frame(store: Store, *, settings: Settings, landmark: date | None = 
         first = pd.Timestamp(start) + pd.offsets.MonthEnd(6) if start else pd.Timestamp(as_of)
         landmark = min(first, pd.Timestamp(as_of) - pd.offsets.MonthEnd(1)).date()
     lm = pd.Timestamp(landmark)
-    fr = features.account_frame(store, as_of=lm.date())
-    fr = fr[~fr["churned"].astype(bool)].reset_index(drop=True)
-    fr.attrs["as_of"] = lm.date().isoformat()
+    cur = store.cursor()
+    try:  # the accounts live at the landmark, their bundle depth then and first churn date
+        fr = cur.sql(_SURVIVAL_SQL, params={"lm": lm.date()}).df()
+    finally:
+        cur.close()
     if with_tier and len(fr):  # scoring the landmark's portfolio: only when tiers are wanted
-        tier = analyse(fr, settings).frame["tier"]
+        full = features.account_frame(store, as_of=lm.date())
+        full = full[~full["churned"].astype(bool)].reset_index(drop=True)
+        full.attrs["as_of"] = lm.date().isoformat()
+        tiers = analyse(full, settings).frame.set_index(full["account_id"].astype(str))["tier"]
+        tier = fr["account_id"].astype(str).map(tiers)
     else:
         tier = pd.Series([None] * len(fr), dtype=object)
-    churn = store.query("SELECT account_id, min(churn_date) AS churn_date FROM churn_events "
-                        "GROUP BY account_id")
-    cd = fr["account_id"].astype(str).map(pd.Series(
-        pd.to_datetime(churn["churn_date"]).to_numpy(), index=churn["account_id"].astype(str)))
-    cd = pd.to_datetime(cd)
+    cd = pd.to_datetime(fr["churn_date"])
     end = pd.Timestamp(as_of)
     event = (cd > lm) & (cd <= end)
     exit_day = cd.where(event, end)

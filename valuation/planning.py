@@ -258,8 +258,8 @@ def save_plan(
     """Create (no plan_id) or update an account plan; return (plan_id, version).
 
     Objectives: retain, grow_share, win_back; statuses: open, in_progress, done, dropped
-    (new plans default to open). A plan may link a work order (work_order_id); the action
-    text carries the recommendation it follows. Versioned and audited; with
+    (new plans default to open). A plan may link one of the account's work orders
+    (work_order_id) and the product of a cross-sell suggestion it follows (product_id). Versioned and audited; with
     ``expected_version`` a stale edit raises ConflictError. Unknown fields, objectives,
     statuses, accounts or work orders raise ValueError.
     """
@@ -286,8 +286,13 @@ def save_plan(
             "SELECT count(*) FROM accounts WHERE account_id = ?", [row["account_id"]]):
         raise ValueError(f"no account {row['account_id']!r}")
     if row.get("work_order_id") and not store.scalar(
-            "SELECT count(*) FROM work_orders WHERE work_order_id = ?", [row["work_order_id"]]):
-        raise ValueError(f"no work order {row['work_order_id']!r}")
+            "SELECT count(*) FROM work_orders WHERE work_order_id = ? AND account_id = ?",
+            [row["work_order_id"], merged["account_id"]]):
+        raise ValueError(f"no work order {row['work_order_id']!r} on account "
+                         f"{merged['account_id']!r}")
+    if row.get("product_id") and not store.scalar(
+            "SELECT count(*) FROM products WHERE product_id = ?", [row["product_id"]]):
+        raise ValueError(f"no product {row['product_id']!r}")
     if row.get("due_date") is not None:
         row["due_date"] = pd.Timestamp(row["due_date"]).date()
     version = store.write_row("plans", row, user=user, expected_version=expected_version,

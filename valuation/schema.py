@@ -404,6 +404,7 @@ APP_TABLES: tuple[Table, ...] = (
             C("version", "int", "版本", required=True),
             C("updated_at", "str", "更新时间", required=True),
             C("updated_by", "str", "更新人", required=True),
+            C("product_id", "str", "推荐产品"),  # schema version 3
         ),
         key=("plan_id",),
         app_owned=True,

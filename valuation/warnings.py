@@ -796,6 +796,7 @@ def _counter_poaching_plans(tx: duckdb.DuckDBPyConnection, escalated: pd.DataFra
         "status": "open",
         "note": None,
         "work_order_id": top["work_order_id"].to_numpy(),
+        "product_id": None,
     })
 
 
