@@ -1,7 +1,5 @@
 """My work (account manager): open work orders by due date; record contacts and outcomes."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -76,12 +74,6 @@ with left:
 with right:
     st.markdown(f"**{tr('mywork.history')}**")
     hist = W.order_history(store, pick)
-    st.dataframe(pd.DataFrame({
-        tr("col.date"): hist["at"].str.slice(0, 16).str.replace("T", " "),
-        tr("col.user_id"): hist["user_id"].map(lambda u: names.get(u, u)),
-        tr("col.kind"): hist["kind"],
-        tr("col.note"): hist["detail"].map(lambda d: ", ".join(
-            f"{k}={v}" for k, v in json.loads(d or "{}").items())),
-    }), hide_index=True, width="stretch", height=300)
+    st.dataframe(R.history_table(hist, names), hide_index=True, width="stretch", height=300)
     if st.button(tr("nav.account"), key="mw_open"):
         open_account(order["account_id"])

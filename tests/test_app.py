@@ -216,6 +216,13 @@ def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
             am.selectbox(key="mw_pick")  # still there while other orders are open
             if step == "contacted":
                 am.selectbox(key="mw_pick").set_value(picked).run()
+                history = next(d.value for d in am.dataframe if "Note" in d.value.columns
+                               and "Date" in d.value.columns)
+                words = list(history["Note"])
+                assert "Status Assigned → Contacted: called back: contacted" in words
+                assert any(w.startswith("Assigned to ") for w in words)
+                hits = history[history["Kind"] == "Warning"]
+                assert len(hits) >= 1 and hits["Date"].str.match(r"2026-10-\d\d$").all()
         with Store(db) as s:
             done = s.query("SELECT * FROM work_orders WHERE work_order_id = ?", [picked]).iloc[0]
             kinds = list(W.order_history(s, picked)["kind"])

@@ -349,7 +349,8 @@ def test_portfolio_risk_combines_probability_lifetime_value_and_value_at_risk(
     live = frame[~frame["churned"].astype(bool)]
     assert list(risk.index) == live["account_id"].astype(str).tolist()
     assert risk.attrs == {"as_of": DEMO_AS_OF.isoformat(), "risk_source": "model",
-                          "horizon_months": 6}
+                          "base_rate": model.base_rate_, "horizon_months": 6}
+    assert risk["churn_probability"].between(0.001, 0.999).all()
     # the model's own scores, account by account
     direct = churn.score_store(model, demo_store, settings=s).set_index("account_id")
     assert np.allclose(risk["churn_probability"], direct.loc[risk.index, "churn_probability"])

@@ -4,6 +4,7 @@ import ast
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from valuation import i18n
@@ -94,3 +95,19 @@ def test_data_format_documents_every_column():
         section = doc.split(f"## `{t.name}`", 1)[1].split("\n## ", 1)[0]
         for c in t.columns:
             assert f"| `{c.name}` | {c.zh} | {c.dtype} |" in section, (t.name, c.name)
+
+
+def test_places_read_in_chinese():
+    from valuation import i18n
+    from valuation.demo import _CITIES
+
+    assert i18n.district("Xiaoshan", "zh") == "萧山区"  # 区
+    assert i18n.district("Chun'an", "zh") == "淳安县"  # 县
+    assert i18n.district("Yuyao", "zh") == "余姚市"  # 县级市
+    assert i18n.district("Xiaoshan", "en") == "Xiaoshan"
+    assert i18n.district("Somewhere", "zh") == "Somewhere" and i18n.district(None, "zh") == ""
+    every = [d.split(":")[0] for *_, ds in _CITIES for d in ds.split()]
+    assert all(i18n.district(d, "zh") != d for d in every)
+    row = pd.Series({"city": "Hangzhou", "district": "Xiaoshan"})
+    table = i18n.profile_table(row, "zh").set_index("字段")["值"]
+    assert (table["地市"], table["区县"]) == ("杭州", "萧山区")

@@ -106,6 +106,7 @@ def retention_section(account_id: str, user: User) -> None:
                         tr("account.first_hit"), tr("account.last_hit"), tr("col.due_date"))})
             hits = W.hit_timeline(store, account_id)
             if not hits.empty:
+                st.markdown(f"**{tr('chart.warnings_timeline')}**")
                 st.altair_chart(charts.warnings_timeline_chart(
                     hits, L, rule_label=lambda r: i18n.rule(r, L),
                     status_label=lambda s: i18n.t(f"status.{s}", L)), width="stretch")
@@ -148,7 +149,10 @@ def churn_panel(account_id: str) -> None:
         st.caption(tr("account.no_churn_model"))
     factors = [(r[f"factor_{j}"], r[f"weight_{j}"]) for j in range(1, 4)
                if f"factor_{j}" in r.index and isinstance(r[f"factor_{j}"], str)]
-    if factors:
+    base = risk.attrs.get("base_rate")
+    if source == "model" and base and float(r["churn_probability"]) < base:
+        st.caption(tr("account.low_risk", base=f"{base:.1%}"))
+    elif factors:
         idx = 1 if L == "zh" else 0
         lines = [f"- {FEATURE_LABELS.get(f, (f, f))[idx]}" + (
             f" (+{w:.2f})" if source == "model" else "") for f, w in factors]
@@ -320,8 +324,17 @@ def bundle_section(account_id: str) -> None:
         labels = {k: (v[1] if zh else v[0]) for k, v in bundling.METRIC_LABELS.items()}
         labels |= {"value_score": tr("col.value_score"), "loyalty_score": tr("col.loyalty_score"),
                    "competitor_score": tr("col.competitor_score"), "tier": tr("col.tier")}
+        labels["our_spend"] = tr("bundle.our_spend")
+
+        def shown(metric: str, v: object) -> str:
+            if metric == "our_spend":
+                return money(float(v))  # type: ignore[arg-type]
+            return f"{v:,.1f}" if isinstance(v, float) else str(v)
+
         st.dataframe(pd.DataFrame({
             tr("chart.measure"): show["metric"].map(lambda m: labels.get(m, m)),
-            tr("bundle.today"): show["before"].astype(str),
-            tr("bundle.after"): show["after"].astype(str),
+            tr("bundle.today"): [shown(m, v) for m, v in zip(show["metric"], show["before"],
+                                                             strict=True)],
+            tr("bundle.after"): [shown(m, v) for m, v in zip(show["metric"], show["after"],
+                                                             strict=True)],
         }), hide_index=True, width="stretch")

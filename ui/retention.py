@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -10,7 +12,8 @@ from ui.session import lang, tr
 from ui.widgets import money, pct
 from valuation import charts, i18n
 
-__all__ = ["capacity_table", "counter_table", "model_card_view", "order_table", "pipeline_table",
+__all__ = ["capacity_table", "counter_table", "history_table", "model_card_view", "order_table",
+           "pipeline_table",
            "survival_view", "unflagged_table", "var_chart"]
 
 
@@ -196,3 +199,46 @@ def unflagged_table(risk: pd.DataFrame, frame: pd.DataFrame, open_accounts: set[
         tr("col.lifetime_value"): top["lifetime_value"].round(0).to_numpy(),
         tr("col.main_factor"): factor.to_numpy(),
     })
+
+
+def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """A work order's events in words: when (a hit by the data day it was found on, anything
+    else by when it was done), who, what, and the detail."""
+    L = lang()
+
+    def who(u: object) -> str:
+        return names.get(str(u), str(u)) if u is not None and u == u else ""
+
+    def words(kind: str, raw: str | None) -> str:
+        d = json.loads(raw or "{}")
+        if kind == "hit":
+            return tr("history.hit", hits=d.get("hits", ""), severity=f"{d.get('severity', 0):.2f}")
+        if kind == "escalate":
+            reasons = [r.strip() for r in str(d.get("reason") or "").split(",") if r.strip()]
+            return tr("history.escalate", who=who(d.get("assignee")), reason=", ".join(
+                tr(f"history.reason.{r.replace(' ', '_')}") if r in _REASONS else r
+                for r in reasons))
+        if kind == "assign":
+            return tr("history.assign", who=who(d.get("to")))
+        if kind == "status":
+            text = tr("history.status", old=tr(f"status.{d.get('from')}"),
+                      new=tr(f"status.{d.get('to')}"))
+            return text + (f": {d['note']}" if d.get("note") else "")
+        if kind == "note":
+            return str(d.get("note") or "")
+        return ", ".join(f"{k}={v}" for k, v in d.items())
+
+    day = [json.loads(d or "{}").get("as_of") if k == "hit" else None
+           for k, d in zip(hist["kind"], hist["detail"], strict=True)]
+    when = [dd if dd else str(at)[:16].replace("T", " ")
+            for dd, at in zip(day, hist["at"], strict=True)]
+    return pd.DataFrame({
+        tr("col.date"): when,
+        tr("col.user_id"): hist["user_id"].map(who),
+        tr("col.kind"): hist["kind"].map(lambda k: tr(f"event.{k}") if k in _EVENTS else k),
+        tr("col.note"): [words(k, d) for k, d in zip(hist["kind"], hist["detail"], strict=True)],
+    })
+
+
+_EVENTS = ("hit", "escalate", "assign", "status", "note")
+_REASONS = ("contested", "visibly churning")

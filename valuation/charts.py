@@ -441,7 +441,8 @@ def survival_chart(curves: pd.DataFrame, lang: str, *, labels: dict[str, str] | 
 def warnings_timeline_chart(hits: pd.DataFrame, lang: str, *, rule_label=None,
                             status_label=None) -> alt.Chart:
     """An account's warning hits over time: one row per rule, a dot per day it tripped
-    (size: severity), coloured by the status of its work order now.
+    (size: severity), coloured by the status of its work order now. Untitled: the page
+    heads it.
 
     ``hits``: ``warnings.hit_timeline`` output (rule, status, day, severity)."""
     t = i18n.t
@@ -465,5 +466,4 @@ def warnings_timeline_chart(hits: pd.DataFrame, lang: str, *, rule_label=None,
                  alt.Tooltip("rule_name:N", title=t("col.rule", lang)),
                  alt.Tooltip("status_name:N", title=t("col.status", lang)),
                  alt.Tooltip("severity:Q", title=t("col.severity", lang), format=".2f")],
-    ).properties(height=max(110, 36 * d["rule"].nunique()),
-                 title=t("chart.warnings_timeline", lang))
+    ).properties(height=110 + 28 * d["rule"].nunique())

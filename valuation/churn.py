@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 _MONTH_DAYS = 365.25 / 12
+_P_FLOOR = 0.001  # model probabilities stay within [_P_FLOOR, 1 - _P_FLOOR]
 _CAP_MONTHS = 24.0  # "months since / until" features are capped here; no date = the cap
 _FAMILIES = tuple(schema.ENUMS["family"])
 _INDUSTRIES = tuple(schema.ENUMS["industry"])
@@ -625,12 +626,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return (self.risk(X) >= 0.5).astype(int)
 
     def risk(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        """Churn probability within the horizon (rules' rates in fallback)."""
+        """Churn probability within the horizon (rules' rates in fallback), within
+        [0.001, 0.999]."""
         x = _as_features(X)
         if self.fallback_:
             return self.rules_proba(x)
         p = _chunked(x, lambda part: self.model_.predict_proba(part)[:, 1])
-        return _prior_shift(p, self.negative_rate_)
+        # isotonic steps reach exactly 0 or 1 where the training history saw no exception;
+        # no account is certain to stay or to leave
+        return np.clip(_prior_shift(p, self.negative_rate_), _P_FLOOR, 1.0 - _P_FLOOR)
 
     def baseline_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The logistic baseline's churn probability (rules' rates in fallback)."""
@@ -1092,7 +1096,8 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
     ``frame``: an account frame (``features.account_frame``) to reuse, else built at the data's
     as-of; ``survival``: ``fit_survival(..., by="bundle")`` curves to reuse, else fitted on
     :func:`survival_frame`. ``attrs``: as_of, risk_source ("model", "rules": a saved model
-    that fell back to the rules, or "none"), horizon_months."""
+    that fell back to the rules, or "none"), base_rate (the training history's churn rate
+    within the horizon; None without a model), horizon_months."""
     cf = churn_frame(store, frame=frame)
     live = cf[~cf["churned"].astype(bool)]
     if survival is None:
@@ -1132,6 +1137,7 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
         "ltv_at_risk": var["ltv_at_risk"].to_numpy(float),
     }, index=pd.Index(live["account_id"].astype(str).to_numpy(), name="account_id"))
     out.attrs = {"as_of": cf.attrs["as_of"], "risk_source": source,
+                 "base_rate": float(model.base_rate_) if model is not None else None,
                  "horizon_months": int(model.horizon_months) if model is not None
                  else int(settings.get("churn.horizon_months"))}
     return out

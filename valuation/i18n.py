@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from valuation import schema
@@ -457,6 +459,21 @@ STRINGS: dict[str, tuple[str, str]] = {
                                      "离网概率 × 一年收入。"),
     "account.ltv_at_risk": ("Lifetime value at risk", "生命周期价值风险"),
     "account.ltv_at_risk_help": ("Churn probability x lifetime value.", "离网概率 × 生命周期价值。"),
+    "event.hit": ("Warning", "预警触发"),
+    "event.escalate": ("Escalated", "升级"),
+    "event.assign": ("Assigned", "派单"),
+    "event.status": ("Status", "状态变更"),
+    "event.note": ("Note", "备注"),
+    "history.hit": ("Rule tripped (hit {hits}, severity {severity})",
+                    "规则触发(第 {hits} 次,严重度 {severity})"),
+    "history.escalate": ("Escalated to {who}: {reason}", "升级至 {who}:{reason}"),
+    "history.reason.contested": ("contested by a competitor", "异网争夺"),
+    "history.reason.visibly_churning": ("visibly churning", "明显离网迹象"),
+    "history.assign": ("Assigned to {who}", "派给 {who}"),
+    "history.status": ("Status {old} → {new}", "状态 {old} → {new}"),
+    "account.low_risk": ("Below the portfolio's churn rate of {base}: no factor stands out.",
+                         "低于组合 {base} 的离网率:无突出风险因素。"),
+    "bundle.our_spend": ("Our monthly revenue", "我方月收入"),
     "account.churn_factors_title": ("**Main factors raising the risk**", "**推高风险的主要因素**"),
     "account.churn_factors_help": (
         "Each factor's push on the log-odds of churn against an average account.",
@@ -644,6 +661,27 @@ def city(name: object, lang: str) -> str:
     return _CITIES.get(str(name), str(name)) if lang.startswith("zh") else str(name)
 
 
+@functools.cache
+def _districts() -> dict[str, str]:
+    """Pinyin district name -> Chinese (区 / 县 / 市 by kind), from the demo's geography."""
+    from valuation.demo import _CITIES as GEO
+
+    suffix = {"q": "区", "x": "县", "s": "市"}
+    out: dict[str, str] = {}
+    for *_, districts in GEO:
+        for item in districts.split():
+            pinyin, zh, kind = item.split(":")
+            out.setdefault(pinyin, zh + suffix.get(kind, ""))
+    return out
+
+
+def district(name: object, lang: str) -> str:
+    """A district name in ``lang``; unknown names pass through."""
+    if name is None or (isinstance(name, float) and pd.isna(name)):
+        return ""
+    return _districts().get(str(name), str(name)) if lang.startswith("zh") else str(name)
+
+
 def headers(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     """``df`` with its column headers translated where a ``col.<name>`` label exists."""
     return df.rename(columns={c: t(f"col.{c}", lang) for c in df.columns if f"col.{c}" in STRINGS})
@@ -664,6 +702,8 @@ def profile_table(account: pd.Series, lang: str) -> pd.DataFrame:
             shown = t("label.yes" if bool(v) else "label.no", lang)
         elif f == "city":
             shown = city(v, lang)
+        elif f == "district":
+            shown = district(v, lang)
         elif f == "annual_revenue":
             shown = f"¥{float(v) / 1e4:,.0f}万" if lang.startswith("zh") else f"¥{float(v) / 1e6:,.1f}M"
         elif col.dtype == "date":
