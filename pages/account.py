@@ -67,8 +67,8 @@ m[3].metric(tr("col.share_of_wallet"), widgets.pct(row["share_of_wallet"]))
 m[4].metric(tr("col.arrears_3m"), widgets.money(row["arrears_3m"]))
 
 panels.valuation_section(account_id)
-panels.bundle_section(account_id)
 panels.retention_section(account_id, user)
+panels.bundle_section(account_id)
 
 left, right = st.columns([1, 1])
 with left:

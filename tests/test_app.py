@@ -371,18 +371,24 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
         assert card["method"] == "calibrated_gbm" and card["min_events"] == 40
         assert "Calibrated gradient boosting" in _texts(at)
 
-        at.switch_page("pages/account.py")
-        at.query_params["account"] = acc
-        at.run()
-        assert not at.exception, at.exception
-        prob = next(m for m in at.metric if m.label == "Churn probability (6 months)")
-        assert prob.value.endswith("%") and "Main factors raising the risk" in _texts(at)
         with Store(db) as s:
             risk = churn.portfolio_risk(s, settings=settings_store.active_settings(s),
                                         model=churn.load_model(churn.model_path(db)))
-        ltv = next(m for m in at.metric if m.label == "Lifetime value")
-        assert risk.attrs["risk_source"] == "model" and risk.loc[acc, "lifetime_value"] > 0
-        assert ltv.value != "–"
+        assert risk.attrs["risk_source"] == "model"
+        high, low = risk["churn_probability"].idxmax(), risk["churn_probability"].idxmin()
+        for account, expect in ((high, "Main factors raising the risk"),
+                                (low, "Below the portfolio's churn rate")):
+            at.switch_page("pages/account.py")
+            at.query_params["account"] = account
+            at.run()
+            assert not at.exception, at.exception
+            prob = next(m for m in at.metric if m.label == "Churn probability (6 months)")
+            shown = risk.loc[account, "churn_probability"]
+            assert prob.value == (">99%" if shown >= .995 else "<1%" if shown < .005
+                                  else f"{shown:.0%}")
+            assert expect in _texts(at)
+            ltv = next(m for m in at.metric if m.label == "Lifetime value")
+            assert ltv.value != "–" and risk.loc[account, "lifetime_value"] > 0
 
         lead = _signed_in("lead01", "en")
         lead.switch_page("pages/retention.py").run()

@@ -147,6 +147,9 @@ def churn_panel(account_id: str) -> None:
                 help=tr("account.ltv_at_risk_help"))
     if source == "none":
         st.caption(tr("account.no_churn_model"))
+    elif (float(r["churn_probability"]) >= float(risk["churn_probability"].quantile(0.9))
+          and W.orders_for(state.store(), account_id)["status"].isin(W.FINAL).all()):
+        st.warning(tr("account.model_only_risk"))  # no open order: the rules are silent
     factors = [(r[f"factor_{j}"], r[f"weight_{j}"]) for j in range(1, 4)
                if f"factor_{j}" in r.index and isinstance(r[f"factor_{j}"], str)]
     base = risk.attrs.get("base_rate")

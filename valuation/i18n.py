@@ -471,6 +471,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "history.reason.visibly_churning": ("visibly churning", "明显离网迹象"),
     "history.assign": ("Assigned to {who}", "派给 {who}"),
     "history.status": ("Status {old} → {new}", "状态 {old} → {new}"),
+    "account.model_only_risk": (
+        "In the model's top 10% of churn risk, yet no warning rule has opened a work order: "
+        "call before a rule fires.",
+        "离网风险居模型前10%,但尚无预警规则生成工单:请在规则触发前主动联系。"),
     "account.low_risk": ("Below the portfolio's churn rate of {base}: no factor stands out.",
                          "低于组合 {base} 的离网率:无突出风险因素。"),
     "bundle.our_spend": ("Our monthly revenue", "我方月收入"),
