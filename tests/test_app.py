@@ -331,6 +331,16 @@ def test_what_if_on_the_account_page_raises_loyalty(demo_db):
     table = next(d.value for d in at.dataframe if "Today" in d.value.columns)
     row = table.set_index("Measure").loc["Loyalty"]
     assert float(row["After"]) > float(row["Today"])
+    # the churn side of the same change: probability, expected life and lifetime value
+    measures = table.set_index("Measure")
+    assert {"Churn probability (6 months)", "Expected remaining months",
+            "Lifetime value"} <= set(measures.index)
+    assert measures.loc["Churn probability (6 months)", "Today"].endswith("%")
+    assert measures.loc["Lifetime value", "After"].startswith("¥")
+    if int(measures.loc["Families covered", "After"]) > int(measures.loc["Families covered",
+                                                                         "Today"]):
+        assert float(measures.loc["Expected remaining months", "After"]) != float(
+            measures.loc["Expected remaining months", "Today"])
 
 
 def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):

@@ -416,3 +416,46 @@ def test_train_replaces_the_saved_model_whole(demo_store, settings, tmp_path):
     card = json.loads(churn.card_path(path).read_text(encoding="utf-8"))
     assert card["trained_at"] == second["trained_at"]
     assert churn.load_model(path).card_["trained_at"] == second["trained_at"]
+
+
+def test_what_if_risk_reads_the_changed_bundle(demo_store, settings, trained):
+    model = churn.load_model(trained["model_path"])
+    cf = churn.churn_frame(demo_store)
+    fits = churn.fit_survival(churn.survival_frame(demo_store, settings=settings,
+                                                   with_tier=False))
+    live = cf[~cf["churned"].astype(bool)]
+    one = live[live["our_families"] == 1].iloc[[0]]
+    one.attrs = dict(cf.attrs)
+    # no change: before and after agree, and match the portfolio's own figures
+    same = churn.what_if_risk(one, {}, settings=settings, model=model, survival=fits)
+    assert list(same.index) == ["churn_probability", "remaining_months", "lifetime_value"]
+    assert np.allclose(same["before"], same["after"])
+    risk = churn.portfolio_risk(demo_store, settings=settings, model=model, frame=cf,
+                                survival=fits)
+    aid = str(one["account_id"].iloc[0])
+    assert same.at["churn_probability", "before"] == pytest.approx(
+        risk.at[aid, "churn_probability"])
+    assert same.at["lifetime_value", "before"] == pytest.approx(risk.at[aid, "lifetime_value"])
+    # a second family of ours and ¥1,000 more a month: a longer expected life on the deeper
+    # curve, a lifetime value recomputed from both, the billing history left as it is
+    revenue = float(one["monthly_revenue"].iloc[0])
+    changes = {"our_families": 2, "our_products": int(one["our_products"].iloc[0]) + 1,
+               "monthly_revenue": revenue + 1000.0}
+    moved = churn.what_if_risk(one, changes, settings=settings, model=model, survival=fits)
+    deeper = one.assign(our_families=2)
+    deeper.attrs = dict(cf.attrs)
+    rem = churn.expected_remaining_lifetime(deeper, fits, settings=settings)
+    assert moved.at["remaining_months", "after"] == pytest.approx(
+        rem["remaining_months"].iloc[0])
+    assert moved.at["lifetime_value", "after"] == pytest.approx(
+        (revenue + 1000.0) * settings.get("churn.margin_rate") * rem["discounted_months"].iloc[0])
+    held = one.assign(our_families=2, our_products=changes["our_products"])
+    held.attrs = dict(cf.attrs)
+    p_held = model.risk(churn.feature_matrix(held, settings=settings))[0]
+    assert moved.at["churn_probability", "after"] == pytest.approx(p_held)
+    # without a model only the survival rows; with neither, nothing
+    assert list(churn.what_if_risk(one, changes, settings=settings, survival=fits).index) == [
+        "remaining_months", "lifetime_value"]
+    assert churn.what_if_risk(one, changes, settings=settings).empty
+    with pytest.raises(ValueError, match="one account"):
+        churn.what_if_risk(live.iloc[:2], {}, settings=settings)

@@ -328,10 +328,24 @@ def bundle_section(account_id: str) -> None:
         labels |= {"value_score": tr("col.value_score"), "loyalty_score": tr("col.loyalty_score"),
                    "competitor_score": tr("col.competitor_score"), "tier": tr("col.tier")}
         labels["our_spend"] = tr("bundle.our_spend")
+        from valuation.churn import what_if_risk
+
+        risk = what_if_risk(state.churn_row(account_id), wi.changes, settings=a.settings,
+                            model=state.churn_model(), survival=state.survival_fits())
+        if len(risk):
+            show = pd.concat([show, pd.DataFrame({"metric": risk.index,
+                                                  "before": risk["before"].to_numpy(),
+                                                  "after": risk["after"].to_numpy()})])
+        labels |= {"churn_probability": tr("account.churn_probability",
+                                           months=state.churn_scores().attrs["horizon_months"]),
+                   "remaining_months": tr("bundle.remaining_months"),
+                   "lifetime_value": tr("account.lifetime_value")}
 
         def shown(metric: str, v: object) -> str:
-            if metric == "our_spend":
+            if metric in ("our_spend", "lifetime_value"):
                 return money(float(v))  # type: ignore[arg-type]
+            if metric == "churn_probability":
+                return f"{float(v):.1%}"  # type: ignore[arg-type]
             return f"{v:,.1f}" if isinstance(v, float) else str(v)
 
         st.dataframe(pd.DataFrame({
@@ -340,4 +354,4 @@ def bundle_section(account_id: str) -> None:
                                                              strict=True)],
             tr("bundle.after"): [shown(m, v) for m, v in zip(show["metric"], show["after"],
                                                              strict=True)],
-        }), hide_index=True, width="stretch")
+        }), hide_index=True, width="stretch", height=36 * (len(show) + 1) + 4)  # no scrolling

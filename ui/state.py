@@ -16,8 +16,9 @@ from valuation.analysis import Analysis, analyse
 from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store, default_db_path
 
-__all__ = ["Bundle", "analysis", "bundle", "churn_probability", "churn_scores", "ensure_work_orders",
-           "model_card", "revenue_trend", "scoped_frame", "store", "survival_curves", "users"]
+__all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
+           "churn_scores", "ensure_work_orders", "model_card", "revenue_trend", "scoped_frame",
+           "store", "survival_curves", "survival_fits", "users"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -130,16 +131,56 @@ def survival_curves(by: str = "bundle") -> pd.DataFrame:
     return _survival_curves(*_key(), by)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _model(path: str, stamp: int) -> Any:
+    from valuation import churn
+
+    return churn.load_model(churn.model_path(path)) if stamp else None
+
+
+def churn_model() -> Any:
+    """The saved churn model (``churn.ChurnModel``), None when none is trained; read-only."""
+    path = _key()[0]
+    return _model(path, _model_stamp(path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _fits(path: str, data_version: str, settings_id: int) -> dict[str, Any]:
+    from valuation import churn
+
+    return churn.fit_survival(_survival_frame(path, data_version, settings_id), by="bundle")
+
+
+def survival_fits() -> dict[str, Any]:
+    """Survival curves by bundle depth (fitted, read-only), for lifetime values."""
+    return _fits(*_key())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _churn_frame(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
+    from valuation import churn
+
+    return churn.churn_frame(_open_store(path), frame=_analysis(path, data_version,
+                                                                settings_id).frame)
+
+
+def churn_row(account_id: str) -> pd.DataFrame:
+    """The account's row of the portfolio's churn frame (attrs kept)."""
+    cf = _churn_frame(*_key())
+    row = cf[cf["account_id"].astype(str) == str(account_id)]
+    row.attrs = dict(cf.attrs)
+    return row
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def _risk(path: str, data_version: str, settings_id: int, stamp: int) -> pd.DataFrame:
     from valuation import churn
 
     s = _open_store(path)
-    a = _analysis(path, data_version, settings_id)
-    model = churn.load_model(churn.model_path(path)) if stamp else None
-    fits = churn.fit_survival(_survival_frame(path, data_version, settings_id), by="bundle")
-    return churn.portfolio_risk(s, settings=a.settings, model=model, frame=a.frame,
-                                survival=fits)
+    return churn.portfolio_risk(
+        s, settings=_analysis(path, data_version, settings_id).settings,
+        model=_model(path, stamp), frame=_churn_frame(path, data_version, settings_id),
+        survival=_fits(path, data_version, settings_id))
 
 
 def churn_scores() -> pd.DataFrame:

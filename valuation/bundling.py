@@ -268,7 +268,10 @@ class Holdings:
 class WhatIf:
     """A what-if for one account: ``table`` has one row per metric (bundle metrics, spend,
     scores, tier) with ``before``, ``after`` and ``change``; ``before``/``after`` are the same
-    as dicts. ``notes`` lists what was ignored (already held, not held, not offered)."""
+    as dicts. ``notes`` lists what was ignored (already held, not held, not offered).
+    ``changes``: the account-frame columns the change sets (holdings counts and spend,
+    competitor columns, share of wallet, monthly_revenue, revenue_12m), for other models of
+    the account to read (e.g. ``churn.what_if_risk``)."""
 
     account_id: str
     added: tuple[str, ...]
@@ -277,6 +280,7 @@ class WhatIf:
     before: dict[str, Any]
     after: dict[str, Any]
     notes: tuple[str, ...] = ()
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -962,7 +966,8 @@ def what_if(analysis: Any, h: Holdings, products: pd.DataFrame, account_id: Any,
               for x, y in zip(b, a, strict=True)]
     table = pd.DataFrame({"metric": names, "before": b, "after": a, "change": change})
     return WhatIf(account_id=str(account_id), added=tuple(added), removed=tuple(removed),
-                  table=table, before=before, after=after, notes=tuple(notes))
+                  table=table, before=before, after=after, notes=tuple(notes),
+                  changes={c: row.at[label, c] for c in upd if c in row.columns})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ __all__ = [
     "train",
     "training_set",
     "value_at_risk",
+    "what_if_risk",
 ]
 
 _MONTH_DAYS = 365.25 / 12
@@ -1093,12 +1094,16 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
     remaining_months and discounted_months (expected, from the bundle-depth survival curves),
     lifetime_value, annual_revenue, revenue_at_risk and ltv_at_risk.
 
-    ``frame``: an account frame (``features.account_frame``) to reuse, else built at the data's
-    as-of; ``survival``: ``fit_survival(..., by="bundle")`` curves to reuse, else fitted on
+    ``frame``: an account frame (``features.account_frame``) or a churn frame
+    (:func:`churn_frame`) to reuse, else built at the data's as-of; ``survival``: ``fit_survival(..., by="bundle")`` curves to reuse, else fitted on
     :func:`survival_frame`. ``attrs``: as_of, risk_source ("model", "rules": a saved model
     that fell back to the rules, or "none"), base_rate (the training history's churn rate
     within the horizon; None without a model), horizon_months."""
-    cf = churn_frame(store, frame=frame)
+    if frame is not None and all(c in frame.columns for c in _EXTRA_COLUMNS) \
+            and "history_start" in frame.attrs:
+        cf = frame  # already a churn frame
+    else:
+        cf = churn_frame(store, frame=frame)
     live = cf[~cf["churned"].astype(bool)]
     if survival is None:
         survival = fit_survival(survival_frame(store, settings=settings, with_tier=False),
@@ -1145,6 +1150,49 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
 # ---------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------
+_REVENUE_COLUMNS = ("monthly_revenue", "revenue_12m")
+
+
+def what_if_risk(churn_row: pd.DataFrame, changes: dict[str, Any], *, settings: Settings,
+                 model: ChurnModel | None = None,
+                 survival: dict[str, KaplanMeierFitter] | None = None) -> pd.DataFrame:
+    """Churn probability, expected remaining months and lifetime value of one account before
+    and after a change to its holdings: rows churn_probability (with a model),
+    remaining_months and lifetime_value (with survival curves), columns before and after.
+
+    ``churn_row``: the account's row of a churn frame (:func:`churn_frame`, attrs as_of);
+    ``changes``: account-frame columns and their new values (``bundling.WhatIf.changes``).
+    The probability reads the changed holdings with the billing history as it is: a new
+    product's revenue would otherwise look like a rising bill, which the model reads as
+    loyalty it has not earned. Lifetime value takes the new monthly revenue and the curve
+    of the new bundle depth."""
+    if len(churn_row) != 1:
+        raise ValueError(f"one account's row expected, got {len(churn_row)}")
+    after = churn_row.copy()
+    for c, v in changes.items():
+        if c in after.columns:
+            after[c] = pd.Series([v], index=after.index).astype(after[c].dtype, errors="ignore")
+    held = after.copy()
+    for c in _REVENUE_COLUMNS:
+        if c in held.columns:
+            held[c] = churn_row[c].to_numpy()
+    rows: dict[str, tuple[float, float]] = {}
+    if model is not None:
+        both = pd.concat([churn_row, held], ignore_index=True)
+        both.attrs = dict(churn_row.attrs)
+        p = model.risk(feature_matrix(both, settings=settings))
+        rows["churn_probability"] = (float(p[0]), float(p[1]))
+    if survival:
+        both = pd.concat([churn_row, after], ignore_index=True)
+        both.attrs = dict(churn_row.attrs)
+        rem = expected_remaining_lifetime(both, survival, settings=settings, by="bundle")
+        ltv = lifetime_value(both, rem, settings=settings)
+        rows["remaining_months"] = (float(rem["remaining_months"].iloc[0]),
+                                    float(rem["remaining_months"].iloc[1]))
+        rows["lifetime_value"] = (float(ltv.iloc[0]), float(ltv.iloc[1]))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["before", "after"])
+
+
 class _BreslowSurvival:
     """The Breslow-Fleming-Harrington survival estimate exp(-H), H the Nelson-Aalen cumulative
     hazard (unsmoothed) with delayed entry, in the shape of a fitted KaplanMeierFitter:

@@ -478,6 +478,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "account.low_risk": ("Below the portfolio's churn rate of {base}: no factor stands out.",
                          "低于组合 {base} 的离网率:无突出风险因素。"),
     "bundle.our_spend": ("Our monthly revenue", "我方月收入"),
+    "bundle.remaining_months": ("Expected remaining months", "预期剩余在网月数"),
     "account.churn_factors_title": ("**Main factors raising the risk**", "**推高风险的主要因素**"),
     "account.churn_factors_help": (
         "Each factor's push on the log-odds of churn against an average account.",
