@@ -111,3 +111,16 @@ def test_places_read_in_chinese():
     row = pd.Series({"city": "Hangzhou", "district": "Xiaoshan"})
     table = i18n.profile_table(row, "zh").set_index("字段")["值"]
     assert (table["地市"], table["区县"]) == ("杭州", "萧山区")
+
+
+def test_system_plans_read_in_the_readers_language():
+    from valuation import i18n
+    from valuation.warnings import COUNTER_PLAN_PREFIX, COUNTER_PLAN_SUFFIX
+
+    written = COUNTER_PLAN_PREFIX + "contested, visibly churning" + COUNTER_PLAN_SUFFIX
+    assert i18n.plan_action(written, "zh").startswith("反抢计划(异网争夺, 明显离网迹象):")
+    assert i18n.plan_action(written, "en").startswith(
+        "Counter-poaching plan (contested by a competitor, visibly churning): the team lead")
+    assert "Counter" not in i18n.plan_action(written, "zh")
+    mine = "Propose cloud PBX (contested) with the renewal"
+    assert i18n.plan_action(mine, "zh") == mine and i18n.plan_action(None, "en") == ""

@@ -192,7 +192,7 @@ def plan_editor(account_id: str, user: User) -> None:
     if not plans.empty:
         st.dataframe(pd.DataFrame({
             tr("col.objective"): plans["objective"].map(lambda o: tr(f"objective.{o}")),
-            tr("col.action"): plans["action"],
+            tr("col.action"): plans["action"].map(lambda x: i18n.plan_action(x, L)),
             tr("col.owner"): plans["owner_id"],
             tr("col.due_date"): pd.to_datetime(plans["due_date"]),
             tr("col.status"): plans["status"].map(lambda s: tr(f"plan_status.{s}")),
@@ -262,7 +262,7 @@ def plan_editor(account_id: str, user: User) -> None:
 
 def _plan_labels(plans: pd.DataFrame) -> object:
     labels = {"": "–"}
-    labels.update({p: f"{tr('objective.' + o)} · {a or ''}" for p, o, a in
+    labels.update({p: f"{tr('objective.' + o)} · {i18n.plan_action(a, lang())}" for p, o, a in
                    zip(plans["plan_id"], plans["objective"], plans["action"], strict=True)})
     return labels.get
 

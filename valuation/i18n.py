@@ -475,6 +475,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "In the model's top 10% of churn risk, yet no warning rule has opened a work order: "
         "call before a rule fires.",
         "离网风险居模型前10%,但尚无预警规则生成工单:请在规则触发前主动联系。"),
+    "plan.counter_poaching": (
+        "Counter-poaching plan ({reasons}): the team lead visits, learns the competitor's offer "
+        "and writes the response and retention offer",
+        "反抢计划({reasons}):主管带队拜访,了解异网报价,制定应对与挽留方案"),
     "account.low_risk": ("Below the portfolio's churn rate of {base}: no factor stands out.",
                          "低于组合 {base} 的离网率:无突出风险因素。"),
     "bundle.our_spend": ("Our monthly revenue", "我方月收入"),
@@ -664,6 +668,23 @@ def city(name: object, lang: str) -> str:
     if name is None or (isinstance(name, float) and pd.isna(name)):
         return ""
     return _CITIES.get(str(name), str(name)) if lang.startswith("zh") else str(name)
+
+
+def plan_action(action: object, lang: str) -> str:
+    """A plan's action for display: the counter-poaching plan an escalation writes reads in
+    ``lang``; what people wrote is shown as written."""
+    from valuation.warnings import COUNTER_PLAN_PREFIX, COUNTER_PLAN_SUFFIX
+
+    if action is None or (isinstance(action, float) and pd.isna(action)):
+        return ""
+    text = str(action)
+    if not (text.startswith(COUNTER_PLAN_PREFIX) and text.endswith(COUNTER_PLAN_SUFFIX)):
+        return text
+    reasons = text[len(COUNTER_PLAN_PREFIX):len(text) - len(COUNTER_PLAN_SUFFIX)]
+    words = ", ".join(t(f"history.reason.{r.strip().replace(' ', '_')}", lang)
+                      if f"history.reason.{r.strip().replace(' ', '_')}" in STRINGS else r.strip()
+                      for r in reasons.split(",") if r.strip())
+    return t("plan.counter_poaching", lang, reasons=words)
 
 
 @functools.cache

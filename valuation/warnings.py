@@ -21,6 +21,8 @@ from valuation.store import ConflictError, Store, sql_type
 __all__ = [
     "ACCOUNT_RULES",
     "ALLOWED",
+    "COUNTER_PLAN_PREFIX",
+    "COUNTER_PLAN_SUFFIX",
     "FINAL",
     "LINE_RULES",
     "RULES",
@@ -39,6 +41,12 @@ __all__ = [
     "transition",
     "warn_and_dispatch",
 ]
+
+# The action of the counter-poaching plan an escalation writes: prefix + reason(s) + suffix
+# (``i18n.plan_action`` shows it in the reader's language).
+COUNTER_PLAN_PREFIX = "反抢计划 Counter-poaching plan ("
+COUNTER_PLAN_SUFFIX = ("): the team lead visits, learns the competitor's offer and writes the "
+                       "response and retention offer")
 
 # Rule id -> (level, English label, Chinese label). Line rules are evaluated per member line and
 # rolled up per account; account rules on the account's contracts, bills, contacts, holdings.
@@ -788,9 +796,7 @@ def _counter_poaching_plans(tx: duckdb.DuckDBPyConnection, escalated: pd.DataFra
         "plan_id": ("CP-" + top["work_order_id"]).to_numpy(),
         "account_id": top["account_id"].to_numpy(),
         "objective": "win_back",
-        "action": ("反抢计划 Counter-poaching plan (" + e["reason"].to_numpy()
-                   + "): the team lead visits, learns the competitor's offer and writes the "
-                     "response and retention offer"),
+        "action": (COUNTER_PLAN_PREFIX + e["reason"].to_numpy() + COUNTER_PLAN_SUFFIX),
         "owner_id": top["assignee_id"].to_numpy(),
         "due_date": top["due_date"].to_numpy(),
         "status": "open",
