@@ -30,7 +30,7 @@ risk = state.churn_scores()
 prio = planning.priority(a.frame, orders, settings=settings,
                          churn_probability=state.churn_probability())
 plan = planning.capacity_plan(store, prio, settings=settings)
-ranked = orders.merge(plan[["account_id", "value_at_risk", "priority", "fits"]],
+ranked = orders.merge(plan[["account_id", "tier", "value_at_risk", "priority", "fits"]],
                       on="account_id", how="left").sort_values("priority", ascending=False,
                                                                ignore_index=True)
 k = st.columns(4)
@@ -47,6 +47,7 @@ with tabs[0]:
     if ranked.empty:
         st.info(tr("retention.none"))
     else:
+        ranked = R.queue_filter(ranked, names)
         st.caption(tr("retention.select_hint"))
         event = st.dataframe(R.order_table(ranked, names), hide_index=True, width="stretch",
                              height=420, on_select="rerun", selection_mode="multi-row",

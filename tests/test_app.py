@@ -234,6 +234,26 @@ def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
         os.environ["VALUATION_DB"] = str(demo_path)
 
 
+def test_lead_filters_the_queue(demo_db):
+    from valuation import warnings as W
+
+    with Store(os.environ["VALUATION_DB"]) as s:
+        orders = W.open_orders(s, access.get_user(s, "lead01"))
+    at = _signed_in("lead01", "en")
+    at.switch_page("pages/retention.py").run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe(key="ret_queue").value) == len(orders)
+    rule = orders["rule"].value_counts().index[0]
+    at.multiselect(key="ret_f_rule").set_value([rule]).run()
+    queue = at.dataframe(key="ret_queue").value
+    assert len(queue) == int((orders["rule"] == rule).sum()) and len(queue) < len(orders)
+    at.toggle(key="ret_f_esc").set_value(True).run()
+    queue = at.dataframe(key="ret_queue").value
+    expected = int(((orders["rule"] == rule) & orders["escalated"].fillna(False)).sum())
+    assert len(queue) == expected and set(queue["Escalated"]) <= {"⬆"}
+    assert any(f"{expected:,} of {len(orders):,} orders" in str(c.value) for c in at.caption)
+
+
 def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_path):
     import shutil
 
@@ -397,6 +417,8 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
             assert prob.value == (">99%" if shown >= .995 else "<1%" if shown < .005
                                   else f"{shown:.0%}")
             assert expect in _texts(at)
+            assert ("still with us in 1 year" in _texts(at)) != (
+                "to draw their survival curve" in _texts(at))
             ltv = next(m for m in at.metric if m.label == "Lifetime value")
             assert ltv.value != "–" and risk.loc[account, "lifetime_value"] > 0
 

@@ -175,6 +175,13 @@ def churn_panel(account_id: str) -> None:
         tenure = (pd.Timestamp(a.attrs["as_of"]) - pd.Timestamp(row["onboard_date"])).days / 30.4375
         labels = {g: tr("chart.all_accounts") if g == "all" else tr("chart.families", n=g)
                   for g in curves["group"].unique()}
+        fits = state.survival_fits()
+        if group in fits:
+            from valuation.churn import conditional_survival
+
+            ahead = conditional_survival(fits[group], tenure, months=60)
+            st.caption(tr("account.still_here", y1=f"{ahead.loc[12]:.0%}",
+                          y3=f"{ahead.loc[36]:.0%}", y5=f"{ahead.loc[60]:.0%}"))
         st.markdown(f"**{tr('chart.survival_title')}**")
         st.altair_chart(charts.survival_chart(
             curves, L, labels=labels, groups=[group, "all"], highlight=group,

@@ -13,7 +13,7 @@ from ui.widgets import money, pct
 from valuation import charts, i18n
 
 __all__ = ["capacity_table", "counter_table", "history_table", "model_card_view", "order_table",
-           "pipeline_table",
+           "pipeline_table", "queue_filter",
            "survival_view", "unflagged_table", "var_chart"]
 
 
@@ -31,6 +31,8 @@ def order_table(orders: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         tr("col.name"): _name(orders, "account_name", "account_name_en"),
         tr("col.rule"): orders["rule"].map(lambda r: i18n.rule(r, L)),
     })
+    if "tier" in orders.columns:
+        out.insert(2, tr("col.tier"), orders["tier"])
     for col, key in (("value_at_risk", "col.value_at_risk"), ("fits", "col.fits")):
         if col in orders.columns:
             out[tr(key)] = orders[col]
@@ -242,3 +244,44 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 _EVENTS = ("hit", "escalate", "assign", "status", "note")
 _REASONS = ("contested", "visibly churning")
+
+
+def queue_filter(ranked: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """Filters over the work-order queue (warning, status, assignee, tier, escalated, within
+    capacity); the rows that pass, in the queue's order."""
+    L = lang()
+    rules = sorted(ranked["rule"].dropna().unique())
+    statuses = [s for s in ("new", "assigned", "contacted") if s in set(ranked["status"])]
+    people = sorted(ranked["assignee_id"].dropna().unique(), key=lambda u: names.get(u, u))
+    tiers = sorted(ranked["tier"].dropna().unique()) if "tier" in ranked.columns else []
+    c = st.columns([3, 2, 2, 1])
+    pick_rules = c[0].multiselect(tr("col.rule"), rules, key="ret_f_rule",
+                                  format_func={r: i18n.rule(r, L) for r in rules}.get,
+                                  placeholder=tr("filter.any"))
+    pick_status = c[1].multiselect(tr("col.status"), statuses, key="ret_f_status",
+                                   format_func={x: tr(f"status.{x}") for x in statuses}.get,
+                                   placeholder=tr("filter.any"))
+    pick_people = c[2].multiselect(tr("col.assignee"), people, key="ret_f_who",
+                                   format_func={u: names.get(u, u) for u in people}.get,
+                                   placeholder=tr("filter.any"))
+    pick_tiers = c[3].multiselect(tr("col.tier"), tiers, key="ret_f_tier",
+                                  placeholder=tr("filter.any"))
+    t = st.columns(3)
+    escalated = t[0].toggle(tr("retention.only_escalated"), key="ret_f_esc")
+    fitting = t[1].toggle(tr("retention.only_fits"), key="ret_f_fits")
+    keep = pd.Series(True, index=ranked.index)
+    if pick_rules:
+        keep &= ranked["rule"].isin(pick_rules)
+    if pick_status:
+        keep &= ranked["status"].isin(pick_status)
+    if pick_people:
+        keep &= ranked["assignee_id"].isin(pick_people)
+    if pick_tiers:
+        keep &= ranked["tier"].isin(pick_tiers)
+    if escalated:
+        keep &= ranked["escalated"].fillna(False).astype(bool)
+    if fitting:
+        keep &= ranked["fits"].fillna(False).astype(bool)
+    out = ranked[keep].reset_index(drop=True)
+    t[2].caption(tr("retention.shown", n=f"{len(out):,}", total=f"{len(ranked):,}"))
+    return out

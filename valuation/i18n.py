@@ -300,6 +300,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "plan_status.in_progress": ("In progress", "进行中"),
     "plan_status.done": ("Done", "已完成"),
     "plan_status.dropped": ("Dropped", "已放弃"),
+    "retention.only_escalated": ("Escalated only", "仅看已升级"),
+    "retention.only_fits": ("Within this month's hours only", "仅看本月工时内"),
+    "retention.shown": ("{n} of {total} orders", "显示 {n} / {total} 张工单"),
     "retention.churn": ("Churn risk", "离网风险"),
     "retention.unflagged": ("At risk with no open work order", "高风险但无未结工单"),
     "retention.unflagged_help": (
@@ -479,6 +482,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Counter-poaching plan ({reasons}): the team lead visits, learns the competitor's offer "
         "and writes the response and retention offer",
         "反抢计划({reasons}):主管带队拜访,了解异网报价,制定应对与挽留方案"),
+    "account.still_here": (
+        "Accounts of this bundle depth and tenure still with us in 1 year: {y1} · 3 years: {y3} "
+        "· 5 years: {y5}. A baseline for lifetime value; the probability above reads this "
+        "account's own signs.",
+        "同等产品族覆盖与在网时长的客户1年后仍在网 {y1} · 3年后 {y3} · 5年后 {y5}。"
+        "此为生命周期价值的基准;上方概率反映该客户自身的迹象。"),
     "account.low_risk": ("Below the portfolio's churn rate of {base}: no factor stands out.",
                          "低于组合 {base} 的离网率:无突出风险因素。"),
     "bundle.our_spend": ("Our monthly revenue", "我方月收入"),
