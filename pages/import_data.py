@@ -8,7 +8,7 @@ import streamlit as st
 from ui import retention as R
 from ui import state, widgets
 from ui.session import current_user, lang, tr
-from valuation import churn, ingest
+from valuation import churn, i18n, ingest
 from valuation.access import can_import
 from valuation.settings_store import active_settings
 
@@ -70,7 +70,7 @@ if "imp_report" in st.session_state:
 
 st.subheader(tr("import.history"))
 hist = store.import_history()
-st.dataframe(hist, hide_index=True, width="stretch")
+st.dataframe(i18n.headers(hist, lang()), hide_index=True, width="stretch")
 st.caption(tr("import.version", version=store.data_version or "–"))
 widgets.csv_download(hist, "import-history", key="imp_hist_dl")
 

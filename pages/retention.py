@@ -48,12 +48,15 @@ with tabs[0]:
         st.info(tr("retention.none"))
     else:
         ranked = R.queue_filter(ranked, names)
-        st.caption(tr("retention.select_hint"))
+        assigns = can_edit_accounts(user) and user.role != "account_manager"
+        if assigns:
+            st.caption(tr("retention.select_hint"))
         event = st.dataframe(R.order_table(ranked, names), hide_index=True, width="stretch",
-                             height=420, on_select="rerun", selection_mode="multi-row",
-                             key="ret_queue", column_config=R.order_config())
-        chosen = ranked.iloc[event.selection.rows] if event is not None else ranked.iloc[:0]
-        if can_edit_accounts(user) and user.role != "account_manager":
+                             height=420, on_select="rerun" if assigns else "ignore",
+                             selection_mode="multi-row", key="ret_queue",
+                             column_config=R.order_config())
+        chosen = ranked.iloc[event.selection.rows] if assigns else ranked.iloc[:0]
+        if assigns:
             pool = users[users["role"] == "account_manager"]
             if user.role == "sales_lead":
                 pool = pool[pool["team_id"] == user.team_id]
