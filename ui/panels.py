@@ -110,9 +110,10 @@ def retention_section(account_id: str, user: User) -> None:
                 st.altair_chart(charts.warnings_timeline_chart(
                     hits, L, rule_label=lambda r: i18n.rule(r, L),
                     status_label=lambda s: i18n.t(f"status.{s}", L)), width="stretch")
+    open_orders = orders[~orders["status"].isin(W.FINAL)]
     with right:
-        churn_panel(account_id)
-    plan_editor(account_id, user)
+        churn_panel(account_id, has_open_order=not open_orders.empty)
+    plan_editor(account_id, user, open_orders)
 
 
 def _probability(p: float) -> str:
@@ -121,7 +122,7 @@ def _probability(p: float) -> str:
     return ">99%" if p >= 0.995 else ("<1%" if p < 0.005 else f"{p:.0%}")
 
 
-def churn_panel(account_id: str) -> None:
+def churn_panel(account_id: str, *, has_open_order: bool) -> None:
     """Churn probability and its main factors, lifetime value, value at risk and the
     account's survival curve (its bundle depth against the whole portfolio)."""
     from valuation.churn import FEATURE_LABELS
@@ -147,8 +148,8 @@ def churn_panel(account_id: str) -> None:
                 help=tr("account.ltv_at_risk_help"))
     if source == "none":
         st.caption(tr("account.no_churn_model"))
-    elif (float(r["churn_probability"]) >= float(risk["churn_probability"].quantile(0.9))
-          and W.orders_for(state.store(), account_id)["status"].isin(W.FINAL).all()):
+    elif (not has_open_order
+          and float(r["churn_probability"]) >= float(risk["churn_probability"].quantile(0.9))):
         st.warning(tr("account.model_only_risk"))  # no open order: the rules are silent
     factors = [(r[f"factor_{j}"], r[f"weight_{j}"]) for j in range(1, 4)
                if f"factor_{j}" in r.index and isinstance(r[f"factor_{j}"], str)]
@@ -188,8 +189,9 @@ def churn_panel(account_id: str) -> None:
             tenure_months=tenure, height=280), width="stretch")
 
 
-def plan_editor(account_id: str, user: User) -> None:
-    """The account plan: objectives with action, owner, due date and status; editable."""
+def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
+    """The account plan: objectives with action, owner, due date and status, the open work
+    order it answers (of ``open_orders``, the account's) and the suggestion it follows."""
     store = state.store()
     plans = planning.plans_for(store, account_id)
     L = lang()
@@ -219,12 +221,10 @@ def plan_editor(account_id: str, user: User) -> None:
                                      key="plan_objective")
             action = st.text_input(tr("col.action"), key="plan_action",
                                    help=tr("account.plan_action_help"))
-            orders = W.orders_for(store, account_id)
-            orders = orders[~orders["status"].isin(W.FINAL)]
             order_labels = {"": "–", **{o: f"{i18n.rule(r, L)} · {tr('status.' + st_)}"
-                                        for o, r, st_ in zip(orders["work_order_id"],
-                                                             orders["rule"], orders["status"],
-                                                             strict=True)}}
+                                        for o, r, st_ in zip(open_orders["work_order_id"],
+                                                             open_orders["rule"],
+                                                             open_orders["status"], strict=True)}}
             work_order = st.selectbox(tr("account.plan_work_order"), list(order_labels),
                                       format_func=order_labels.get, key="plan_work_order")
             recs = b.recommendations[b.recommendations["account_id"] == account_id]

@@ -211,8 +211,7 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     def who(u: object) -> str:
         return names.get(str(u), str(u)) if u is not None and u == u else ""
 
-    def words(kind: str, raw: str | None) -> str:
-        d = json.loads(raw or "{}")
+    def words(kind: str, d: dict) -> str:
         if kind == "hit":
             return tr("history.hit", hits=d.get("hits", ""), severity=f"{d.get('severity', 0):.2f}")
         if kind == "escalate":
@@ -230,15 +229,14 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             return str(d.get("note") or "")
         return ", ".join(f"{k}={v}" for k, v in d.items())
 
-    day = [json.loads(d or "{}").get("as_of") if k == "hit" else None
-           for k, d in zip(hist["kind"], hist["detail"], strict=True)]
-    when = [dd if dd else str(at)[:16].replace("T", " ")
-            for dd, at in zip(day, hist["at"], strict=True)]
+    details = [json.loads(d or "{}") for d in hist["detail"]]
+    when = [d["as_of"] if k == "hit" and d.get("as_of") else str(at)[:16].replace("T", " ")
+            for k, d, at in zip(hist["kind"], details, hist["at"], strict=True)]
     return pd.DataFrame({
         tr("col.date"): when,
         tr("col.user_id"): hist["user_id"].map(who),
         tr("col.kind"): hist["kind"].map(lambda k: tr(f"event.{k}") if k in _EVENTS else k),
-        tr("col.note"): [words(k, d) for k, d in zip(hist["kind"], hist["detail"], strict=True)],
+        tr("col.note"): [words(k, d) for k, d in zip(hist["kind"], details, strict=True)],
     })
 
 

@@ -55,7 +55,7 @@ from sklearn.preprocessing import StandardScaler
 
 from valuation import features, schema
 from valuation.config import Settings
-from valuation.store import Store
+from valuation.store import Store, json_default
 
 __all__ = [
     "FEATURES",
@@ -662,10 +662,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         n = len(x)
         names = np.array(self.features_, dtype=object)
         if self.fallback_:
-            flags = x[self.rules_].to_numpy(np.float32)
-            contrib = flags * (1.0 - np.arange(flags.shape[1], dtype=np.float32) * 1e-3)
-            cols = np.array(self.rules_, dtype=object)
-            return _top_k(contrib, cols, k, x.index, weights=flags)
+            return _rule_factors(x[self.rules_], k)
         scaler = self.baseline_.named_steps["scale"]
         coef = self.baseline_.named_steps["logistic"].coef_[0]
         mean = scaler.mean_.astype(np.float32)
@@ -798,7 +795,7 @@ def train(store: Store, *, settings: Settings, horizon_months: int | None = None
     # written beside and renamed into place: a reader never sees half a file
     tmp_model, tmp_card = target.with_name(target.name + ".tmp"), cpath.with_name(cpath.name + ".tmp")
     joblib.dump(model, tmp_model)
-    tmp_card.write_text(json.dumps(card, ensure_ascii=False, indent=2, default=_json_default),
+    tmp_card.write_text(json.dumps(card, ensure_ascii=False, indent=2, default=json_default),
                         encoding="utf-8")
     tmp_card.replace(cpath)
     tmp_model.replace(target)
@@ -1113,13 +1110,10 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
         prob = scored["churn_probability"]
         source = "rules" if model.fallback_ else "model"
     else:
-        x = feature_matrix(live, settings=settings)
-        flags = x[[r.name for r in RULES]]
+        flags = feature_matrix(live, settings=settings)[[r.name for r in RULES]]
         scored = pd.concat([pd.DataFrame({
             "rules_score": flags.to_numpy().sum(1).astype(np.int64)}, index=live.index),
-            _top_k(flags.to_numpy(np.float32) * (1.0 - np.arange(flags.shape[1]) * 1e-3),
-                   np.array(flags.columns, dtype=object), k, live.index,
-                   weights=flags.to_numpy(np.float32))], axis=1)
+            _rule_factors(flags, k)], axis=1)
         prob = pd.Series(np.nan, index=live.index)
         source = "none"
     if survival:
@@ -1363,6 +1357,13 @@ def _top_k(contrib: np.ndarray, names: np.ndarray, k: int, index: pd.Index,
     return pd.DataFrame(cols, index=index)
 
 
+def _rule_factors(flags: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The rules tripped as factors, in ``RULES`` order, weight 1."""
+    f = flags.to_numpy(np.float32)
+    contrib = f * (1.0 - np.arange(f.shape[1], dtype=np.float32) * 1e-3)
+    return _top_k(contrib, np.array(flags.columns, dtype=object), k, flags.index, weights=f)
+
+
 def _metrics(y: np.ndarray, score: np.ndarray, prob: np.ndarray,
              weights: np.ndarray | None) -> dict[str, Any]:
     if len(y) == 0 or y.min() == y.max():
@@ -1472,9 +1473,3 @@ def _round(v: Any, digits: int = 4) -> float | None:
     return None if not math.isfinite(v) else round(v, digits)
 
 
-def _json_default(v: Any) -> Any:
-    if isinstance(v, (date, datetime, pd.Timestamp)):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return str(v)

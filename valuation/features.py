@@ -16,6 +16,8 @@ __all__ = [
     "account_detail",
     "account_frame",
     "data_as_of",
+    "frame_as_of",
+    "live_accounts",
     "load_sql",
     "portfolio_kpis",
     "revenue_trend",
@@ -37,6 +39,23 @@ def data_as_of(store: Store) -> date | None:
         return pd.Timestamp(day).date()
     month = store.scalar("SELECT last_day(max(month)) FROM billing_monthly")
     return None if month is None else pd.Timestamp(month).date()
+
+
+def frame_as_of(store: Store, frame: pd.DataFrame | None, as_of: date | None) -> date:
+    """``as_of`` if given, else the frame's own (``attrs["as_of"]``), else the data's, else
+    today."""
+    if as_of is not None:
+        return pd.Timestamp(as_of).date()
+    if frame is not None and frame.attrs.get("as_of"):
+        return pd.Timestamp(frame.attrs["as_of"]).date()
+    return data_as_of(store) or date.today()
+
+
+def live_accounts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The accounts of a frame that have not churned (all without a churned column)."""
+    if "churned" not in frame.columns:
+        return frame
+    return frame.loc[~frame["churned"].fillna(False).astype(bool)]
 
 
 def account_frame(store: Store, *, as_of: date | None = None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 from valuation import schema
 from valuation.access import User, scope_sql
 from valuation.config import Settings
-from valuation.features import data_as_of
+from valuation.features import frame_as_of, live_accounts
 from valuation.store import Store
 from valuation.warnings import open_orders, summarise
 
@@ -71,7 +71,7 @@ def priority(
 
     Sorted by priority, highest first; risk_source says "model" or "rules".
     """
-    live = _live(analysed_frame)
+    live = live_accounts(analysed_frame)
     cols = [c for c in ("account_id", "name", "name_en", "tier", "owner_id", "team_id",
                         "monthly_revenue", "competitor_score") if c in live.columns]
     acc = live[cols]
@@ -182,7 +182,7 @@ def contract_pipeline(
     """
     if not months:
         raise ValueError("months: at least one horizon")
-    day = _as_of(store, analysed_frame, as_of)
+    day = frame_as_of(store, analysed_frame, as_of)
     ts = pd.Timestamp(day)
     horizons = sorted(int(m) for m in months)
     ends = [(ts + pd.DateOffset(months=m)) for m in horizons]
@@ -190,7 +190,7 @@ def contract_pipeline(
         "SELECT contract_id, account_id, contract_type, start_date, end_date, value "
         "FROM contracts WHERE end_date >= ? AND end_date <= ? ORDER BY end_date, contract_id",
         [day, ends[-1].date()])
-    live = _live(analysed_frame)
+    live = live_accounts(analysed_frame)
     cols = [x for x in ("account_id", "name", "name_en", "tier", "owner_id", "team_id",
                         "monthly_revenue") if x in live.columns]
     out = c.merge(live[cols], on="account_id", how="inner")
@@ -229,7 +229,7 @@ def counter_poaching(
     wallet, weighted by the chance to win it). With ``only_likely=False`` every account with
     a competitor product is listed, likely ones first.
     """
-    live = _live(analysed_frame)
+    live = live_accounts(analysed_frame)
     f = live.loc[live["competitor_products"] > 0]
     cols = [c for c in ("account_id", "name", "name_en", "tier", "owner_id", "team_id",
                         "value_score", "loyalty_score", "competitor_score",
@@ -333,18 +333,6 @@ def plans_in_scope(store: Store, user: User | None = None, *, include_closed: bo
         params)
 
 
-def _as_of(store: Store, frame: pd.DataFrame, as_of: date | None) -> date:
-    if as_of is not None:
-        return pd.Timestamp(as_of).date()
-    if frame.attrs.get("as_of"):
-        return pd.Timestamp(frame.attrs["as_of"]).date()
-    return data_as_of(store) or date.today()
-
-
-def _live(frame: pd.DataFrame) -> pd.DataFrame:
-    if "churned" not in frame.columns:
-        return frame
-    return frame.loc[~frame["churned"].fillna(False).astype(bool)]
 
 
 def _save_chance(competitor_score: pd.Series, settings: Settings) -> pd.Series:

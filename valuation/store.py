@@ -60,7 +60,8 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _json_default(v: Any) -> Any:
+def json_default(v: Any) -> Any:
+    """``json.dumps`` default: dates as ISO text, numpy scalars as Python, else ``str``."""
     if isinstance(v, (date, datetime, pd.Timestamp)):
         return v.isoformat()
     if hasattr(v, "item"):
@@ -265,7 +266,7 @@ class Store:
             user=user,
             action=action or ("update" if before else "insert"),
             table_name=name,
-            row_key=json.dumps(key, default=_json_default, ensure_ascii=False),
+            row_key=json.dumps(key, default=json_default, ensure_ascii=False),
             before=_redacted(before, redact),
             after=_redacted(new, redact),
         )
@@ -329,7 +330,7 @@ def _redacted(row: Mapping[str, Any] | None, redact: tuple[str, ...]) -> str | N
     clean = {
         k: ("***" if k in redact else (None if _isna(v) else v)) for k, v in row.items()
     }
-    return json.dumps(clean, default=_json_default, ensure_ascii=False)
+    return json.dumps(clean, default=json_default, ensure_ascii=False)
 
 
 def _isna(v: Any) -> bool:

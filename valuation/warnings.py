@@ -15,7 +15,7 @@ import pandas as pd
 from valuation import schema
 from valuation.access import User, scope_sql
 from valuation.config import SETTINGS, Settings
-from valuation.features import data_as_of, load_sql
+from valuation.features import frame_as_of, live_accounts, load_sql
 from valuation.store import ConflictError, Store, sql_type
 
 __all__ = [
@@ -120,7 +120,7 @@ def line_warnings(
 
     A run of exactly N days trips; a missing day breaks a run.
     """
-    day = _as_of(store, None, as_of)
+    day = frame_as_of(store, None, as_of)
     params = _line_params(day, settings)
     df = _sql_frame(store, load_sql("line_warnings"), params)
     since = (pd.Timestamp(day) - pd.to_datetime(df["last_call"])).dt.days
@@ -161,14 +161,14 @@ def account_warnings(
     ``base`` is 0.5 + 0.5 x line_share for a line rule, 1 for an account rule; ``severity`` =
     base x ``warnings.severity_weights`` of the account's tier (top tier first).
     """
-    day = _as_of(store, analysed_frame, as_of)
+    day = frame_as_of(store, analysed_frame, as_of)
     params = _line_params(day, settings)
     rollup_sql = load_sql("line_rollup").replace("/*LINE_WARNINGS*/", load_sql("line_warnings"))
     rollup = _sql_frame(store, rollup_sql, params)
     line_rows = _line_rule_rows(rollup, settings)
     acc_rows = _account_rule_rows(store, day, settings)
     out = pd.concat([line_rows, acc_rows], ignore_index=True)
-    frame = _live(analysed_frame)[["account_id", "tier"]]
+    frame = live_accounts(analysed_frame)[["account_id", "tier"]]
     out = out.merge(frame, on="account_id", how="inner")
     weights = np.asarray(settings.get("warnings.severity_weights"), dtype=float)
     out["weight"] = weights[_tier_index(out["tier"], settings)]
@@ -358,7 +358,7 @@ def warn_and_dispatch(
     as_of: date | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Evaluate the warnings of ``as_of`` and sync them into work orders: (warnings, counts)."""
-    day = _as_of(store, analysed_frame, as_of)
+    day = frame_as_of(store, analysed_frame, as_of)
     w = account_warnings(store, analysed_frame, settings=settings, as_of=day)
     return w, sync_work_orders(store, w, analysed_frame, settings, as_of=day, user=user)
 
@@ -549,19 +549,6 @@ def order_history(store: Store, work_order_id: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Private helpers: rules
 # ---------------------------------------------------------------------------------------------
-def _as_of(store: Store, frame: pd.DataFrame | None, as_of: date | None) -> date:
-    if as_of is not None:
-        return pd.Timestamp(as_of).date()
-    if frame is not None and frame.attrs.get("as_of"):
-        return pd.Timestamp(frame.attrs["as_of"]).date()
-    return data_as_of(store) or date.today()
-
-
-def _live(frame: pd.DataFrame) -> pd.DataFrame:
-    """The accounts of an analysed frame that have not churned (all without a churned column)."""
-    if "churned" not in frame.columns:
-        return frame
-    return frame.loc[~frame["churned"].fillna(False).astype(bool)]
 
 
 def _setting(settings: Settings, name: str, default: Any) -> Any:
