@@ -1,0 +1,72 @@
+"""Churn propensity (scikit-learn), survival and lifetime value (lifelines), value at risk."""
+
+from valuation.churn.frame import (
+    FEATURE_LABELS,
+    FEATURES,
+    RULES,
+    Rule,
+    churn_frame,
+    feature_matrix,
+    history_start,
+    horizon_end,
+    label,
+    rule_flags,
+    rules_score,
+)
+from valuation.churn.model import ChurnModel
+from valuation.churn.survival import (
+    conditional_survival,
+    expected_remaining_lifetime,
+    fit_survival,
+    survival_curves,
+    survival_frame,
+)
+from valuation.churn.training import (
+    assert_no_lookahead,
+    card_path,
+    eligible_dates,
+    evaluate,
+    load_model,
+    model_path,
+    score_accounts,
+    score_store,
+    time_split,
+    train,
+    training_set,
+)
+from valuation.churn.value import lifetime_value, portfolio_risk, value_at_risk, what_if_risk
+
+__all__ = [
+    "FEATURES",
+    "FEATURE_LABELS",
+    "RULES",
+    "ChurnModel",
+    "Rule",
+    "assert_no_lookahead",
+    "card_path",
+    "churn_frame",
+    "conditional_survival",
+    "eligible_dates",
+    "evaluate",
+    "expected_remaining_lifetime",
+    "feature_matrix",
+    "fit_survival",
+    "history_start",
+    "horizon_end",
+    "label",
+    "lifetime_value",
+    "load_model",
+    "model_path",
+    "portfolio_risk",
+    "rule_flags",
+    "rules_score",
+    "score_accounts",
+    "score_store",
+    "survival_curves",
+    "survival_frame",
+    "time_split",
+    "train",
+    "training_set",
+    "value_at_risk",
+    "what_if_risk",
+]
