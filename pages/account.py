@@ -46,12 +46,13 @@ if account_id != wanted:
 d = features.account_detail(state.store(), account_id)
 a = d["account"].iloc[0]
 row = frame.loc[frame["account_id"] == account_id].iloc[0]
-name = a["name"] if L == "zh" or not a["name_en"] else a["name_en"]
+name = a["name"] if L == "zh" or pd.isna(a["name_en"]) or not a["name_en"] else a["name_en"]
 st.header(name)
-owner = a["owner_name"] if L == "zh" else a["owner_name_en"]
+owner = a["owner_name"] if L == "zh" or pd.isna(a["owner_name_en"]) else a["owner_name_en"]
 st.caption(" · ".join(str(x) for x in [
-    account_id, i18n.enum("industry", a["industry"], L), i18n.enum("size_class", a["size_class"], L),
-    i18n.city(a["city"], L), tr("account.owner", owner=owner),
+    account_id, *(i18n.enum(e, a[e], L) for e in ("industry", "size_class") if pd.notna(a[e])),
+    *([i18n.city(a["city"], L)] if pd.notna(a["city"]) else []),
+    tr("account.owner", owner=owner if pd.notna(owner) else tr("account.unassigned")),
 ]))
 if not d["churn"].empty:
     ch = d["churn"].iloc[0]

@@ -23,7 +23,10 @@ st.caption(tr("import.caption"))
 files = st.file_uploader(
     tr("import.files"), type=["csv", "xlsx", "parquet"], accept_multiple_files=True, key="imp_files"
 )
-mapping_file = st.file_uploader(tr("import.mapping"), type=["toml"], key="imp_mapping")
+c_map, c_sql = st.columns(2)
+mapping_file = c_map.file_uploader(tr("import.mapping"), type=["toml"], key="imp_mapping")
+transform_file = c_sql.file_uploader(tr("import.transform"), type=["sql"], key="imp_transform",
+                                     help=tr("import.transform_help"))
 
 mapping = None
 if mapping_file is not None:
@@ -34,6 +37,8 @@ if mapping_file is not None:
         st.stop()
 
 uploads = [(f.name, f.getvalue()) for f in files or []]
+if transform_file is not None:
+    uploads.append((transform_file.name, transform_file.getvalue()))
 c1, c2 = st.columns(2)
 check = c1.button(tr("import.validate"), disabled=not uploads, key="imp_check")
 commit = c2.button(tr("import.commit"), type="primary", disabled=not uploads, key="imp_commit")
@@ -57,15 +62,21 @@ if "imp_report" in st.session_state:
     else:
         st.error(tr("import.refused", n=sum(report.counts.values())))
         st.dataframe(
-            pd.DataFrame({tr("import.rule"): list(report.counts),
+            pd.DataFrame({tr("import.rule"): [ingest.RULE_ZH.get(r, r) if lang() == "zh" else r
+                                             for r in report.counts],
                           tr("import.count"): list(report.counts.values())}),
             hide_index=True,
         )
-        st.dataframe(report.to_frame(), hide_index=True, width="stretch")
+        st.dataframe(widgets.report_table(report), hide_index=True, width="stretch")
         st.download_button(
             tr("import.download_report"), report.to_text(lang()).encode("utf-8"),
             file_name="import-report.txt", key="imp_report_dl",
         )
+    if report.warnings:
+        with st.expander(tr("import.notes", n=sum(report.warning_counts.values())),
+                         expanded=report.ok):
+            st.dataframe(widgets.report_table(report, warnings=True), hide_index=True,
+                         width="stretch")
     st.dataframe(counts, hide_index=True)
 
 st.subheader(tr("import.history"))

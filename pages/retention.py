@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from ui import owners, state, widgets
 from ui import retention as R
-from ui import state, widgets
 from ui.session import current_user, lang, tr
 from valuation import planning
 from valuation import warnings as W
@@ -41,8 +41,10 @@ k[2].metric(tr("retention.value_at_risk"), widgets.money(float(plan["value_at_ri
             + tr(f"account.risk_source.{risk.attrs.get('risk_source', 'none')}"))
 k[3].metric(tr("retention.fits"), f"{int(plan['fits'].sum()):,} / {len(plan):,}")
 
+pool_tab = user.role != "account_manager"
 tabs = st.tabs([tr("retention.queue"), tr("retention.capacity"), tr("retention.pipeline"),
-                tr("retention.counter"), tr("retention.by_owner"), tr("retention.churn")])
+                tr("retention.counter"), tr("retention.by_owner"), tr("retention.churn"),
+                *([tr("retention.unassigned")] if pool_tab else [])])
 with tabs[0]:
     if ranked.empty:
         st.info(tr("retention.none"))
@@ -100,3 +102,6 @@ with tabs[5]:
     with right:
         st.markdown(f"**{tr('model.title')}**")
         R.model_card_view(state.model_card())
+if pool_tab:
+    with tabs[6]:
+        owners.unassigned_view(store, user, frame, users, names)

@@ -4,7 +4,7 @@ import tomllib
 
 import streamlit as st
 
-from ui import settings_editor, state, widgets
+from ui import calibration, settings_editor, state, widgets
 from ui.session import current_user, lang, tr
 from valuation import charts, features, pyramid, settings_store
 from valuation.access import can_manage_settings
@@ -23,8 +23,9 @@ L = lang()
 doc = tomllib.loads(current.settings.source)
 st.caption(tr("settings.active", id=settings_store.active_settings_id(store) or tr("settings.defaults")))
 
-tab_models, tab_cuts, tab_toml, tab_history = st.tabs(
-    [tr("settings.models"), tr("settings.cuts"), tr("settings.toml"), tr("settings.history")])
+tab_models, tab_cuts, tab_cal, tab_toml, tab_history = st.tabs(
+    [tr("settings.models"), tr("settings.cuts"), tr("settings.calibrate"), tr("settings.toml"),
+     tr("settings.history")])
 with tab_models:
     names = [m["name"] for m in doc["models"]]
     pick = st.selectbox(tr("col.model"), range(len(names)),
@@ -33,6 +34,9 @@ with tab_models:
 with tab_cuts:
     doc = settings_editor.cuts_editor(doc)
     doc = settings_editor.tier_editor(doc)
+with tab_cal:
+    calibrated = calibration.calibration_view(
+        store, current.settings, settings_store.active_settings_id(store))
 with tab_toml:
     st.caption(tr("settings.toml_help"))
     raw = st.text_area(tr("settings.toml"), dump_settings(doc), height=420, key="set_toml_text")
@@ -47,7 +51,7 @@ with tab_history:
             st.success(tr("settings.saved", id=new_id))
             st.rerun()
 
-text = raw if use_raw else dump_settings(doc)
+text = calibrated or (raw if use_raw else dump_settings(doc))
 try:
     candidate = parse_settings(text)
 except SettingsError as exc:
@@ -72,6 +76,8 @@ else:
     st.altair_chart(charts.migration_chart(mig, L, measure="accounts", order=codes), width="stretch")
     comment = st.text_input(tr("settings.comment"), key="set_comment")
     if st.button(tr("settings.save"), type="primary", key="set_save"):
-        new_id = settings_store.save_settings(store, text, user=user.user_id, comment=comment)
+        new_id = settings_store.save_settings(
+            store, text, user=user.user_id,
+            comment=comment or (tr("cal.comment") if calibrated else ""))
         st.success(tr("settings.saved", id=new_id))
         st.rerun()

@@ -111,3 +111,12 @@ def demo_path(tmp_path_factory):
         create_demo(s, accounts=900, seed=11, as_of=pd.Timestamp("2026-10-31").date(),
                     line_accounts=300)
     return path
+
+
+@pytest.fixture(scope="session")
+def wide_path(tmp_path_factory):
+    """The generated wide CRM export (churn driven by tenure and term, one snapshot), imported
+    through its transform; built once per test session. Treat as read-only."""
+    from wide_export import wide_store
+
+    return wide_store(tmp_path_factory.mktemp("wide"), rows=3000, seed=1)

@@ -468,7 +468,6 @@ CELL_CASES = [
     ("accounts", "onboard_date", 2, "2023-02-29", "type"),
     ("accounts", "onboard_date", 3, "2024-13-01", "type"),
     ("accounts", "name", 4, "", "required"),
-    ("accounts", "owner_id", 2, "U9", "reference"),
     ("accounts", "parent_account_id", 3, "A2", "reference"),  # itself
     ("accounts", "parent_account_id", 4, "A7", "reference"),
     ("users", "team_id", 2, "", "required"),  # an account manager without a team
@@ -509,6 +508,68 @@ def test_cell_rules(tmp_path: Path, portfolio: dict[str, pd.DataFrame], loaded: 
     assert_same_tables(snapshot(loaded), before)
 
 
+def test_unknown_owner_lands_unassigned(tmp_path: Path, portfolio: dict[str, pd.DataFrame],
+                                        loaded: Store) -> None:
+    """An owner who is not a user is a note, not an error: the account imports, unassigned."""
+    report = _bad_import(tmp_path, portfolio, "accounts", _set("owner_id", 2, "U9"), loaded)
+    assert report.ok and report.committed, report.to_text()
+    assert report.warning_counts == {"unassigned": 1}
+    w = report.warnings[0]
+    assert (w.file, w.row, w.column, w.value, w.rule) == (
+        "accounts.csv", 2, "owner_id", "U9", "unassigned")
+    assert loaded.scalar("SELECT owner_id FROM accounts WHERE account_id = 'A1'") == "U9"
+
+
+def test_accounts_without_owners_or_users(tmp_path: Path,
+                                         portfolio: dict[str, pd.DataFrame]) -> None:
+    """Accounts and their facts import without any user or team: one note, not one per row."""
+    d = tmp_path / "noowner"
+    d.mkdir()
+    for name in ("products", "competitors", "accounts", "holdings"):
+        df = _as_text(portfolio[name])
+        if name == "accounts":
+            df = df.drop(columns=["owner_id", "credit_rating", "employees", "industry"])
+        df.to_csv(d / f"{name}.csv", index=False)
+    with Store(tmp_path / "fresh.duckdb") as s:
+        report = ingest.import_files(s, [d])
+        assert report.ok and report.committed, report.to_text()
+        assert report.warning_counts.get("unassigned") == 1
+        assert "3 accounts have no owner" in report.to_text()
+        assert s.scalar("SELECT count(*) FROM accounts WHERE owner_id IS NULL") == 3
+
+
+def test_missing_reference_table_is_one_problem(tmp_path: Path,
+                                                portfolio: dict[str, pd.DataFrame]) -> None:
+    """Holdings into an empty database, without their accounts: one problem, not one per row."""
+    d = tmp_path / "orphan"
+    d.mkdir()
+    for name in ("products", "competitors", "holdings"):
+        _as_text(portfolio[name]).to_csv(d / f"{name}.csv", index=False)
+    with Store(tmp_path / "empty.duckdb") as s:
+        report = ingest.import_files(s, [d])
+    assert not report.ok
+    assert report.counts == {"reference": 1}, report.to_text()
+    p = report.problems[0]
+    assert (p.table, p.row, p.column) == ("holdings", None, "account_id")
+    assert "import accounts with it" in p.message
+
+
+def test_header_mapped_twice_is_one_clear_message(tmp_path: Path,
+                                                  portfolio: dict[str, pd.DataFrame]) -> None:
+    d = tmp_path / "mapped"
+    d.mkdir()
+    _as_text(portfolio["accounts"]).to_csv(d / "客户清单.csv", index=False)
+    m = tmp_path / "map.toml"
+    m.write_text('[files]\n"客户清单.csv" = "accounts"\n[columns.accounts]\n'
+                 '"客户编码" = "account_id"\n"客户编码" = "name"\n', encoding="utf-8")
+    report = ingest.import_files(None, [d], mapping_path=m)
+    assert not report.ok
+    assert report.total_problems == 1, report.to_text()
+    p = report.problems[0]
+    assert (p.file, p.rule, p.row, p.value) == ("map.toml", "mapping", 5, "客户编码")
+    assert "given twice" in p.message
+
+
 def test_enum_report_line(tmp_path: Path, portfolio: dict[str, pd.DataFrame]) -> None:
     report = _bad_import(tmp_path, portfolio, "accounts", _set("credit_rating", 3, "AAAA"), None)
     line = report.problems[0].text()
@@ -542,14 +603,15 @@ def test_duplicate_key(tmp_path: Path, portfolio: dict[str, pd.DataFrame]) -> No
 def test_missing_unknown_and_duplicate_columns(tmp_path: Path,
                                                portfolio: dict[str, pd.DataFrame]) -> None:
     def edit(df: pd.DataFrame) -> pd.DataFrame:
-        df = df.drop(columns=["city", "district"])  # required and optional
+        df = df.drop(columns=["onboard_date", "district"])  # required and optional
         df["备注"] = "x"  # unknown: a note, not blocking
         return df
 
     report = _bad_import(tmp_path, portfolio, "accounts", edit, None)
     assert report.counts == {"missing_column": 1}
     p = report.problems[0]
-    assert (p.file, p.row, p.column, p.rule) == ("accounts.csv", None, "city", "missing_column")
+    assert (p.file, p.row, p.column, p.rule) == (
+        "accounts.csv", None, "onboard_date", "missing_column")
     assert [(w.column, w.rule) for w in report.warnings] == [("备注", "unknown_column")]
     # the unknown column alone does not block
     report = _bad_import(tmp_path / "2", portfolio, "accounts",

@@ -14,6 +14,7 @@ from valuation import warnings as W
 from valuation.access import User, can_edit_accounts
 from valuation.measures import MEASURES
 from valuation.pyramid import path_to_next_tier
+from valuation.measures import MEASURES
 from valuation.scoring import explain
 from valuation.store import ConflictError
 
@@ -64,6 +65,11 @@ def valuation_section(account_id: str) -> None:
     with s2:
         reasons = explain(a.card, idx, L)
         st.altair_chart(charts.contributions_chart(reasons, L), width="stretch")
+        gone = a.card.unavailable.get(row["model"], ())
+        if gone:
+            st.caption(tr("account.unavailable", measures="、".join(
+                MEASURES[m].label_zh for m in gone) if L == "zh" else ", ".join(
+                MEASURES[m].label_en for m in gone)))
     hist = history.account_history(state.store(), account_id)
     if not hist.empty:
         st.altair_chart(charts.score_history_chart(hist, L), width="stretch")

@@ -10,7 +10,7 @@ import streamlit as st
 from ui.session import lang, tr
 from valuation import i18n
 
-__all__ = ["csv_download", "money", "open_account", "pct"]
+__all__ = ["csv_download", "money", "open_account", "pct", "report_table"]
 
 
 def money(yuan: float) -> str:
@@ -46,6 +46,22 @@ def csv_download(df: pd.DataFrame, name: str, *, key: str) -> None:
         key=key,
         icon=":material/download:",
     )
+
+
+def report_table(report: object, *, warnings: bool = False) -> pd.DataFrame:
+    """An import report's problems (or notes) in the reader's language: where, rule, why."""
+    from valuation.ingest import RULE_ZH
+
+    items = report.warnings if warnings else report.problems  # type: ignore[attr-defined]
+    zh = lang() == "zh"
+    return pd.DataFrame({
+        tr("import.file"): [p.file for p in items],
+        tr("import.row"): pd.array([p.row for p in items], dtype="Int64"),
+        tr("import.column"): [p.column or "" for p in items],
+        tr("import.value"): [p.value if p.value is not None else "" for p in items],
+        tr("import.rule"): [RULE_ZH.get(p.rule, p.rule) if zh else p.rule for p in items],
+        tr("import.message"): [(p.message_zh or p.message) if zh else p.message for p in items],
+    })
 
 
 def enum_options(values: pd.Series, enum: str) -> tuple[list[str], dict[str, str]]:

@@ -16,6 +16,7 @@ __all__ = [
     "ROLES",
     "User",
     "authenticate",
+    "can_assign_owners",
     "can_edit_accounts",
     "can_import",
     "can_manage_settings",
@@ -24,6 +25,7 @@ __all__ = [
     "scope_filter",
     "scope_sql",
     "set_password",
+    "unassigned",
     "verify_password",
 ]
 
@@ -116,25 +118,41 @@ def authenticate(store: Store, user_id: str, password: str) -> User | None:
 
 
 def scope_sql(user: User, *, alias: str = "a") -> tuple[str, list[str]]:
-    """A SQL predicate on accounts ``alias`` restricting them to the user's scope."""
+    """A SQL predicate on accounts ``alias`` restricting them to the user's scope: an account
+    manager's own accounts; a sales lead's team's accounts and the unassigned pool (no owner,
+    or an owner who is not a user); everything for executives and admins."""
     if user.role == "account_manager":
         return f"{alias}.owner_id = ?", [user.user_id]
     if user.role == "sales_lead":
         return (
-            f"{alias}.owner_id IN (SELECT user_id FROM users WHERE team_id = ?)",
+            f"({alias}.owner_id IN (SELECT user_id FROM users WHERE team_id = ?) "
+            f"OR {alias}.owner_id IS NULL "
+            f"OR {alias}.owner_id NOT IN (SELECT user_id FROM users))",
             [user.team_id or ""],
         )
     return "TRUE", []
 
 
 def scope_filter(user: User, accounts: pd.DataFrame, users: pd.DataFrame) -> pd.Series:
-    """Boolean mask over ``accounts`` (owner_id column) of the rows the user may see."""
+    """Boolean mask over ``accounts`` (owner_id column) of the rows the user may see (the
+    same scope as :func:`scope_sql`)."""
+    owner = accounts["owner_id"]
     if user.role == "account_manager":
-        return accounts["owner_id"] == user.user_id
+        return (owner == user.user_id).fillna(False).astype(bool)
     if user.role == "sales_lead":
         team = users.loc[users["team_id"] == user.team_id, "user_id"]
-        return accounts["owner_id"].isin(team)
+        return (owner.isin(team) | unassigned(accounts, users)).astype(bool)
     return pd.Series(True, index=accounts.index)
+
+
+def unassigned(accounts: pd.DataFrame, users: pd.DataFrame) -> pd.Series:
+    """Accounts in the unassigned pool: no owner, or an owner who is not a user."""
+    return ~accounts["owner_id"].isin(users["user_id"]).fillna(False).astype(bool)
+
+
+def can_assign_owners(user: User) -> bool:
+    """Sales leads and admins give unassigned accounts an owner."""
+    return user.role in ("sales_lead", "admin")
 
 
 def can_edit_accounts(user: User) -> bool:

@@ -62,8 +62,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = cmd("import", _import, "Validate and import fact files (CSV, XLSX, Parquet) all or nothing.")
     db(sp)
-    sp.add_argument("paths", nargs="+", type=Path, help="files or directories")
+    sp.add_argument("paths", nargs="*", type=Path, help="files or directories")
     sp.add_argument("--mapping", type=Path, default=None, help="TOML file mapping names")
+    sp.add_argument("--transform", type=Path, default=None, metavar="FILE.sql",
+                    help="SQL file of CREATE VIEW <table> AS SELECT ... over the files beside it")
     sp.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
     sp.add_argument("--lang", choices=["en", "zh"], default="en", help="report language")
 
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--as-of", type=date.fromisoformat, default=None,
                     help="score as of this date (default: the data's as-of date)")
     sp.add_argument("--out", type=Path, required=True, help="output file (.csv or .parquet)")
+    sp.add_argument("--include-churned", action="store_true",
+                    help="also the accounts that churned by the as-of date (flagged)")
 
     sp = cmd("snapshot", _snapshot, "Store scores and tiers as of a date (score history).")
     db(sp)
@@ -85,9 +89,19 @@ def _parser() -> argparse.ArgumentParser:
                     help="instead: month-end snapshots over the last MONTHS months")
 
     sp = cmd("evaluate", _evaluate,
-             "How well each dimension separated accounts that churned within 12 months (AUC).")
+             "How well each dimension, scored under the settings in force, separated accounts "
+             "that churned within the horizon (AUC).")
     db(sp)
     sp.add_argument("--horizon", type=int, default=12, help="months of follow-up (default 12)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = cmd("calibrate", _calibrate,
+             "Fit the loyalty and competitor weights of every scoring model to churn history.")
+    db(sp)
+    sp.add_argument("--horizon", type=int, default=None,
+                    help="months of follow-up (default: calibration.horizon_months)")
+    sp.add_argument("--save", action="store_true",
+                    help="save the calibrated weights as a new active settings version")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = cmd("warnings", _warnings,
@@ -162,9 +176,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from valuation.ingest import import_files
 
+    if not args.paths and args.transform is None:
+        raise ValueError("give files or folders to import, or --transform FILE.sql")
+    if args.transform is not None and not args.transform.is_file():
+        raise FileNotFoundError(f"no transform file {args.transform}")
     with _store(args) as s:
         report = import_files(s, args.paths, mapping_path=args.mapping, dry_run=args.dry_run,
-                              user=os.environ.get("USER", "cli"))
+                              transform=args.transform, user=os.environ.get("USER", "cli"))
     print(report.to_text(args.lang))
     return 0 if report.ok else 1
 
@@ -189,16 +207,22 @@ def _score(args: argparse.Namespace) -> int:
             "loyalty_score", "competitor_score", "value_grade", "loyalty_grade",
             "competitor_grade", "tier", "strategy", "approach", "lifecycle_stage", "top_up",
             "top_down", "monthly_revenue"]
+    if args.include_churned:
+        cols = [*cols, "churned", "churn_date"]
     with _store(args) as s:
         a = analyse(features.account_frame(s, as_of=args.as_of), active_settings(s))
-    out = a.frame.loc[~a.frame["churned"].astype(bool), cols].copy()
+    live = ~a.frame["churned"].astype(bool)
+    out = a.frame.loc[live | bool(args.include_churned), cols].copy()
     path = path_to_next_tier(a.card, a.frame["tier"], a.cutter, a.settings, rows=out.index)
     best = path.groupby("account_id").head(1).set_index("account_id")
     out["next_tier_move"] = out["account_id"].map(
         best["measure"] + " " + best["current"].round(2).astype(str) + " -> "
         + best["target"].round(2).astype(str)).fillna("")
     _write(out, args.out)
-    print(f"{len(out):,} accounts scored as of {a.frame.attrs['as_of']} -> {args.out}")
+    gone = int((~live).sum())
+    note = (f" (with {gone:,} churned)" if args.include_churned else
+            f"; {gone:,} churned accounts left out (--include-churned keeps them)") if gone else ""
+    print(f"{len(out):,} accounts scored as of {a.frame.attrs['as_of']} -> {args.out}{note}")
     return 0
 
 
@@ -220,19 +244,76 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from valuation import history
+    from valuation.settings_store import active_settings, active_settings_id
 
     with _store(args) as s:
-        result = history.evaluate(s, horizon_months=args.horizon)
+        result = history.evaluate(s, active_settings(s), horizon_months=args.horizon)
+        result["settings_id"] = active_settings_id(s)
     if args.json:
         print(json.dumps(result, indent=2))
     elif "error" in result:
         print(result["error"])
     else:
-        print(f"snapshot {result['snapshot']}: {result['accounts']:,} accounts, "
-              f"{result['churned']:,} churned within {result['horizon_months']} months")
+        print(f"{result['snapshot']}: {result['accounts']:,} accounts, "
+              f"{result['churned']:,} churned within {result['horizon_months']} month(s) "
+              f"(settings version {result['settings_id'] or 'defaults'})")
         for d, r in result["dimensions"].items():
-            print(f"  {d:<18} AUC {r['auc']}  95% CI [{r['low']}, {r['high']}]")
+            auc = "constant score, separates nothing" if r.get("constant") else (
+                f"AUC {r['auc']}  95% CI [{r['low']}, {r['high']}]")
+            print(f"  {d:<18} {auc}")
     return 0 if "error" not in result else 1
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from valuation.calibrate import calibrate
+    from valuation.settings_store import active_settings, active_settings_id, save_settings
+
+    with _store(args) as s:
+        result = calibrate(s, active_settings(s), horizon_months=args.horizon)
+        result["settings_id"] = active_settings_id(s)
+        if args.save and result["changed"]:
+            result["saved_as"] = save_settings(
+                s, result["toml"], user=os.environ.get("USER", "cli"),
+                comment=f"calibrated to churn within {result['horizon_months']} months")
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "toml"}, indent=2,
+                         ensure_ascii=False))
+    else:
+        print(_calibration_text(result))
+    return 0 if "error" not in result else 1
+
+
+def _calibration_text(r: dict[str, Any]) -> str:
+    if "error" in r:
+        return r["error"]
+    out = [f"calibrated to churn within {r['horizon_months']} month(s); month ends "
+           f"{r['dates']['first']} .. {r['dates']['last']} ({r['dates']['count']})"]
+
+    def auc(x: dict[str, Any] | None) -> str:
+        if not x or x.get("auc") is None:
+            return "n/a"
+        return f"{x['auc']:.3f} [{x['low']:.3f}, {x['high']:.3f}]"
+
+    for m in r["models"]:
+        out.append(f"\n{m['model']} ({m['accounts']:,} accounts)")
+        for dim, e in m["dimensions"].items():
+            out.append(f"  {dim}: {e['mode']}; {e['events']:,} events; AUC {auc(e.get('auc_before'))}"
+                       f" -> {auc(e.get('auc_after'))}" + (f"  ({e['message']})"
+                                                           if e.get("message") else ""))
+            for w in e["weights"]:
+                if w["new"] is None and w["old"] is None:
+                    continue
+                old = "-" if w["old"] is None else f"{w['old']:g}"
+                new = "kept" if w["new"] is None else f"{w['new']:g}"
+                flag = "" if w["available"] else "  (unavailable in this scope)"
+                out.append(f"    {w['measure']:<22} {old:>7} -> {new:<7}{flag}")
+    if r.get("saved_as"):
+        out.append(f"\nsaved as settings version {r['saved_as']}")
+    elif r["changed"]:
+        out.append("\nnot saved: run again with --save to make these weights active")
+    else:
+        out.append("\nno weight changed")
+    return "\n".join(out)
 
 
 def _warnings(args: argparse.Namespace) -> int:

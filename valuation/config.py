@@ -93,6 +93,17 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "churn.margin_rate": (0.35, "Monthly margin as a share of monthly revenue (lifetime value)."),
     "churn.discount_rate": (0.08, "Annual discount rate for lifetime value."),
     "churn.max_lifetime_months": (120, "Horizon of expected remaining lifetime."),
+    # Calibration of the loyalty and competitor weights to churn history
+    "calibration.horizon_months": (
+        12, "Calibration label: the account churns within this many months of a month end."),
+    "calibration.min_events": (
+        30, "Fewer churn events than this in a model's scope: its weights are kept."),
+    "calibration.c": (
+        1.0, "Inverse strength of the L2 penalty on the fitted weights (as scikit-learn's C)."),
+    "calibration.folds": (5, "Stratified folds when the history allows no time split."),
+    "calibration.max_dates": (
+        6, "Month ends the calibration fits on, the latest whose window closed before the one "
+           "it validates on."),
 }
 
 
@@ -187,12 +198,17 @@ def parse_settings(text: str) -> Settings:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"not valid TOML: {exc}") from exc
+    _refuse_unknown(doc)
     values: dict[str, Any] = {}
     for name, (default, _help) in SETTINGS.items():
         section, key = name.split(".", 1)
         if key in doc.get(section, {}):
             values[name] = doc[section][key]
             _check_type(name, values[name], default)
+    for key, value in (doc.get("bundling") or {}).items():
+        name = f"bundling.{key}"
+        _check_type(name, value, _bundling_defaults()[key])
+        values[name] = value
     s = Settings(
         models=_models(doc.get("models", [])),
         tiers=_tiers(doc.get("tiers", {}).get("tier", [])),
@@ -203,9 +219,71 @@ def parse_settings(text: str) -> Settings:
     return s
 
 
+_MODEL_KEYS = ("name", "label_en", "label_zh", "precedence", "scope", "value_weights", "measures")
+_MEASURE_KEYS = ("name", "weight", "norm", "missing")
+_TIER_KEYS = ("code", "label_en", "label_zh", "share", "threshold", "dedicated_agent",
+              "repair_sla_hours", "visit_days")
+
+
+def _bundling_defaults() -> dict[str, Any]:
+    """The ``[bundling]`` keys (the fields of BundlingParams) and their defaults."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    from valuation.bundling.common import BundlingParams  # noqa: PLC0415 - bundling imports us
+
+    d = BundlingParams()
+    return {f.name: getattr(d, f.name) for f in fields(BundlingParams)}
+
+
+def _refuse_unknown(doc: dict[str, Any]) -> None:
+    """Sections and keys that nothing reads are refused: a typo must not be silently ignored."""
+    known: dict[str, set[str]] = {}
+    for name in SETTINGS:
+        section, key = name.split(".", 1)
+        known.setdefault(section, set()).add(key)
+    known["tiers"].add("tier")
+    known["bundling"] = set(_bundling_defaults())
+
+    def refuse(where: str, key: str, allowed: Any) -> None:
+        raise SettingsError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(allowed))})")
+
+    for section, body in doc.items():
+        if section == "models":
+            if not isinstance(body, list):
+                raise SettingsError("models: an array of [[models]] tables")
+            for i, m in enumerate(body):
+                where = f"models[{i}] ({m.get('name', '?') if isinstance(m, dict) else '?'})"
+                if not isinstance(m, dict):
+                    raise SettingsError(f"{where}: a table")
+                for k in m:
+                    if k not in _MODEL_KEYS:
+                        refuse(where, k, _MODEL_KEYS)
+                for j, mw in enumerate(m.get("measures") or []):
+                    if not isinstance(mw, dict):
+                        raise SettingsError(f"{where} measure {j}: a table {{ name = ..., weight = ... }}")
+                    for k in mw:
+                        if k not in _MEASURE_KEYS:
+                            refuse(f"{where} measure {mw.get('name', j)}", k, _MEASURE_KEYS)
+            continue
+        if section not in known:
+            raise SettingsError(
+                f"unknown section [{section}] (known: {', '.join(sorted([*known, 'models']))})")
+        if not isinstance(body, dict):
+            raise SettingsError(f"[{section}] must be a table")
+        for k in body:
+            if k not in known[section]:
+                refuse(f"[{section}]", k, known[section])
+    for i, t in enumerate((doc.get("tiers") or {}).get("tier") or []):
+        for k in t:
+            if k not in _TIER_KEYS:
+                refuse(f"tiers[{i}] ({t.get('code', '?')})", k, _TIER_KEYS)
+
+
 def _check_type(name: str, value: Any, default: Any) -> None:
     if isinstance(default, list):
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+    elif isinstance(default, bool):
+        ok = isinstance(value, bool)
     elif isinstance(default, str):
         ok = isinstance(value, str)
     else:

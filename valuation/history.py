@@ -12,15 +12,20 @@ from sklearn.metrics import roc_auc_score
 from valuation import features
 from valuation.analysis import analyse
 from valuation.config import Settings
+from valuation.periods import horizon_end, labelled_month_ends
+from valuation.scoring import score
 from valuation.store import Store
 
 __all__ = [
     "SNAPSHOT_COLUMNS",
     "account_history",
+    "auc_ci",
     "backfill_snapshots",
+    "churn_label",
     "evaluate",
     "load_snapshot",
     "previous_snapshot",
+    "scored_at",
     "snapshot",
     "snapshot_dates",
 ]
@@ -90,29 +95,27 @@ def account_history(store: Store, account_id: str) -> pd.DataFrame:
         "FROM score_snapshots WHERE account_id = ? ORDER BY as_of", [account_id])
 
 
-def evaluate(store: Store, *, horizon_months: int = 12, n_boot: int = 500,
-             seed: int = 0) -> dict[str, object]:
+def evaluate(store: Store, settings: Settings, *, horizon_months: int = 12, n_boot: int = 500,
+             seed: int = 0, max_dates: int = 12) -> dict[str, object]:
     """AUC (with a 95% bootstrap interval) of each dimension for churn within
-    ``horizon_months`` after a snapshot, using only snapshots whose whole horizon is observed.
+    ``horizon_months`` after a month end, scored under ``settings`` (the settings in force,
+    not those a stored snapshot was made with).
 
-    The headline uses the latest such snapshot (one row per account); ``pooled`` repeats it
-    over every eligible snapshot. Scores are oriented as risks: value and loyalty negated.
+    The evaluation dates are the month ends, from the first billed month, whose whole label
+    window (calendar month ends: Nov 30 + 1 month = Dec 31) is observed by the data's as-of
+    date; the portfolio is rebuilt and scored as it was at each. The headline uses the
+    latest (one row per live account); ``pooled`` repeats it over the latest ``max_dates``.
+    Scores are oriented as risks: value and loyalty negated.
     """
     as_of = features.data_as_of(store)
-    dates = [d for d in snapshot_dates(store)
-             if pd.Timestamp(d) + pd.DateOffset(months=horizon_months) <= pd.Timestamp(as_of)]
+    first = store.scalar("SELECT min(month) FROM billing_monthly")
+    dates = labelled_month_ends(first, as_of, horizon_months)[-int(max_dates):]
     if not dates:
-        return {"error": f"no snapshot with {horizon_months} months of follow-up", "as_of": str(as_of)}
-    churn = store.query("SELECT account_id, min(churn_date) AS churn_date FROM churn_events "
-                        "GROUP BY account_id")
-    rows = store.query(
-        "SELECT as_of, account_id, value_score, loyalty_score, competitor_score FROM score_snapshots"
-        f" WHERE as_of IN ({', '.join('?' for _ in dates)})", dates)
-    rows = rows.merge(churn, on="account_id", how="left")
-    end = pd.to_datetime(rows["as_of"]) + pd.DateOffset(months=horizon_months)
-    cd = pd.to_datetime(rows["churn_date"])
-    rows["label"] = (cd > pd.to_datetime(rows["as_of"])) & (cd <= end)
-    latest = rows[pd.to_datetime(rows["as_of"]) == pd.Timestamp(max(dates))]
+        return {"error": f"no month end with {horizon_months} months of follow-up observed",
+                "as_of": str(as_of)}
+    rows = pd.concat([scored_at(store, settings, d) for d in dates], ignore_index=True)
+    rows["label"] = churn_label(store, rows, horizon_months)
+    latest = rows[rows["as_of"] == pd.Timestamp(max(dates))]
     rng = np.random.default_rng(seed)
     return {
         "as_of": str(as_of),
@@ -120,25 +123,55 @@ def evaluate(store: Store, *, horizon_months: int = 12, n_boot: int = 500,
         "snapshot": str(max(dates)),
         "accounts": int(len(latest)),
         "churned": int(latest["label"].sum()),
-        "dimensions": {d: _auc_ci(latest[d] * s, latest["label"], n_boot, rng)
+        "dimensions": {d: auc_ci(latest[d] * s, latest["label"], n_boot, rng)
                        for d, s in _RISK_SIGN.items()},
         "pooled": {
             "snapshots": len(dates),
+            "first": str(min(dates)),
             "rows": int(len(rows)),
             "churned": int(rows["label"].sum()),
-            "dimensions": {d: _auc_ci(rows[d] * s, rows["label"], 0, rng)
+            "dimensions": {d: auc_ci(rows[d] * s, rows["label"], 0, rng)
                            for d, s in _RISK_SIGN.items()},
         },
         "direction": "risk = -value, -loyalty, +competitor; AUC above 0.5 separates as expected",
     }
 
 
-def _auc_ci(score: pd.Series, label: pd.Series, n_boot: int,
-            rng: np.random.Generator) -> dict[str, float | None]:
+def scored_at(store: Store, settings: Settings, as_of: date) -> pd.DataFrame:
+    """account_id, model and the dimension scores of the accounts live at ``as_of``, scored
+    under ``settings`` as the portfolio was then; ``as_of`` as a column."""
+    frame = features.live_accounts(features.account_frame(store, as_of=as_of))
+    card = score(frame.reset_index(drop=True), settings, as_of=as_of)
+    out = card.scores[["account_id", "model", *_RISK_SIGN]].copy()
+    out["as_of"] = pd.Timestamp(as_of)
+    return out
+
+
+def churn_label(store: Store, rows: pd.DataFrame, horizon_months: int) -> pd.Series:
+    """True where the account of each row (account_id, as_of) churned after its as_of and on
+    or before the end of the horizon (calendar month ends)."""
+    churn = store.query("SELECT account_id, min(churn_date) AS churn_date FROM churn_events "
+                        "GROUP BY account_id")
+    first = pd.Series(pd.to_datetime(churn["churn_date"]).to_numpy(),
+                      index=churn["account_id"].astype(str).to_numpy())
+    cd = pd.to_datetime(rows["account_id"].astype(str).map(first))
+    start = pd.to_datetime(rows["as_of"])
+    ends = {d: horizon_end(d, horizon_months) for d in start.unique()}
+    end = start.map(ends)
+    return ((cd > start) & (cd <= end)).fillna(False).astype(bool).rename("label")
+
+
+def auc_ci(score: pd.Series, label: pd.Series, n_boot: int,
+           rng: np.random.Generator) -> dict[str, float | None]:
+    """AUC of ``score`` for ``label`` with a percentile bootstrap 95% interval (``n_boot``
+    resamples; none when 0). None when one class is missing, or when the score is the same
+    for every row (it separates nothing: ``constant`` is then True)."""
     y = label.to_numpy().astype(int)
     x = score.to_numpy(dtype="float64")
-    if y.min() == y.max():
+    if len(y) == 0 or y.min() == y.max():
         return {"auc": None, "low": None, "high": None}
+    if np.nanmin(x) == np.nanmax(x):
+        return {"auc": None, "low": None, "high": None, "constant": True}
     auc = float(roc_auc_score(y, x))
     if n_boot <= 0:
         return {"auc": round(auc, 4), "low": None, "high": None}

@@ -238,6 +238,43 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pyramid.head_tier": ("Head's own tier", "总部自身层级"),
     "pyramid.drill": ("Accounts in a tier", "层级客户明细"),
     "settings.title": ("Settings", "评估设置"),
+    "settings.calibrate": ("Calibrate to churn", "按离网校准"),
+    "cal.caption": (
+        "Fit each model's loyalty and competitor weights to this portfolio's churn history: "
+        "a loyalty measure can only lower the risk, a competitor measure only raise it; "
+        "validated on data the fit never saw. Value is worth, not risk: it is not fitted. "
+        "Nothing changes until you preview and save below.",
+        "用本组合的离网历史拟合各模型的忠诚度与异网捆绑权重:忠诚度指标只能降低风险,异网指标只能提高风险;"
+        "在拟合未使用的数据上验证。价值衡量的是客户值多少,不是流失风险,因此不参与拟合。"
+        "预览并在下方保存之前不会改变任何设置。"),
+    "cal.horizon": ("Churn within (months)", "离网观察期(月)"),
+    "cal.run": ("Calibrate", "开始校准"),
+    "cal.running": ("Rebuilding the month ends and fitting…", "正在重建各月末数据并拟合…"),
+    "cal.read": ("Churn within {h} month(s) after the month ends {first} … {last} ({n}).",
+                 "以月末 {first} … {last}(共 {n} 个)之后 {h} 个月内是否离网为标签。"),
+    "cal.accounts": ("{n} accounts at the latest month end", "最近月末 {n} 个客户"),
+    "cal.mode": ("Validation", "验证方式"),
+    "cal.mode.time_split": ("time split", "时间切分"),
+    "cal.mode.kfold": ("k-fold", "k 折交叉"),
+    "cal.mode.kept": ("weights kept", "保留原权重"),
+    "cal.how.time_split": ("fitted on earlier month ends, validated on the latest",
+                           "用较早月末拟合,在最近月末验证"),
+    "cal.how.kfold": ("churn sits in one period: stratified k-fold on the latest month end",
+                      "离网集中在一个时期:在最近月末做分层 k 折验证"),
+    "cal.kept_none": ("no measure of this dimension varies here", "该维度指标在此范围内无差异"),
+    "cal.kept_few": ("only {n} churn events: too few to learn from", "仅 {n} 个离网事件,不足以拟合"),
+    "cal.events": ("Churn events", "离网事件"),
+    "cal.auc_before": ("AUC now (95% CI)", "当前 AUC(95% 区间)"),
+    "cal.auc_after": ("AUC calibrated (95% CI)", "校准后 AUC(95% 区间)"),
+    "cal.note": ("How", "说明"),
+    "cal.measure": ("Measure", "指标"),
+    "cal.old": ("Weight now", "当前权重"),
+    "cal.new": ("Calibrated weight", "校准权重"),
+    "cal.available": ("Available", "可用"),
+    "cal.unavailable": ("no (missing or constant)", "否(缺失或取值相同)"),
+    "cal.no_change": ("Calibration changes no weight.", "校准未改变任何权重。"),
+    "cal.comment": ("calibrated to churn", "按离网校准"),
+    "cal.preview": ("Preview these weights below, then save", "在下方预览这些权重,再保存"),
     "settings.admin_only": ("Only admins may change settings.", "仅支撑经理可修改设置。"),
     "settings.active": ("Active settings version: {id}", "当前生效设置版本:{id}"),
     "settings.defaults": ("defaults", "默认"),
@@ -371,6 +408,28 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chart.warnings_timeline": ("Warning hits by day (colour: work-order status now)",
                                 "每日预警触发(颜色:工单当前状态)"),
     "retention.title": ("Retention", "离网维系"),
+    "retention.unassigned": ("Unassigned accounts", "未分配客户"),
+    "account.unavailable": (
+        "Not scored in this account's model (no data, or the same for every account it "
+        "scores): {measures}. Their weight goes to the other measures of their dimension.",
+        "本客户所用模型未计入以下指标(无数据,或该模型下所有客户取值相同):{measures}。"
+        "其权重由同一维度的其他指标分担。"),
+    "account.unassigned": ("unassigned", "未分配"),
+    "retention.shown_accounts": ("{n} of {total} accounts", "显示 {n} / {total} 个客户"),
+    "owners.caption": (
+        "{n} live accounts have no owner (none was imported, or the owner is not a user). "
+        "Give each one account manager: it then appears in the manager's portfolio, and the "
+        "assignment holds across re-imports until an import names a known owner.",
+        "{n} 个在网客户没有客户经理(导入时未提供,或提供的工号不是用户)。为每个客户指定一名客户经理后,"
+        "它会出现在该客户经理的客户组合中;在导入数据给出有效负责人之前,这一分配在重新导入后仍然保留。"),
+    "owners.none": ("Every account in your scope has an owner.", "您范围内的客户都已有客户经理。"),
+    "owners.no_managers": (
+        "There is no account manager to assign to: import users (and teams) first.",
+        "没有可分配的客户经理:请先导入用户(和团队)。"),
+    "owners.assign_to": ("Assign to", "分配给"),
+    "owners.assign_selected": ("Assign the {n} selected", "分配选中的 {n} 个"),
+    "owners.assign_all": ("Assign all {n} shown", "分配显示的全部 {n} 个"),
+    "owners.assigned": ("{n} accounts assigned to {who}.", "已将 {n} 个客户分配给 {who}。"),
     "retention.caption": ("Warnings as of {as_of} become work orders, ranked by value at risk.",
                           "截至 {as_of} 的预警已转为工单,按风险价值排序。"),
     "retention.open_orders": ("Open work orders", "未结工单"),
@@ -587,6 +646,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "每张表一个文件,以表名命名(accounts.csv 或 客户.csv)。所有文件全部通过校验才会写入。",
     ),
     "import.files": ("Files", "数据文件"),
+    "import.transform": ("Transform (optional, .sql)", "转换脚本(可选,.sql)"),
+    "import.transform_help": (
+        "A SQL file of CREATE VIEW <table> AS SELECT ... statements that reshape an export "
+        "into the tables (see docs/examples). It reads only the files uploaded with it, by "
+        "name: FROM \"export.csv\".",
+        "由 CREATE VIEW <表名> AS SELECT ... 语句组成的 SQL 文件,把导出文件整理成各张表"
+        "(示例见 docs/examples)。它只能按文件名读取随同上传的文件:FROM \"export.csv\"。"),
+    "import.notes": ("Notes ({n:,}): nothing blocking", "提示({n:,} 条):不影响导入"),
     "import.mapping": ("Mapping file (optional)", "字段映射文件(可选)"),
     "import.bad_mapping": ("The mapping file is not valid TOML: {error}", "映射文件不是有效的 TOML:{error}"),
     "import.validate": ("Validate only", "仅校验"),
@@ -599,6 +666,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "已拒绝:发现 {n:,} 个问题,数据库未作任何改动。",
     ),
     "import.table": ("Table", "表"),
+    "import.file": ("File", "文件"),
+    "import.row": ("Row", "行"),
+    "import.column": ("Column", "列"),
+    "import.value": ("Value", "值"),
+    "import.message": ("Why", "原因"),
     "import.rows": ("Rows", "行数"),
     "import.rule": ("Rule", "规则"),
     "import.count": ("Problems", "问题数"),

@@ -53,11 +53,20 @@ __all__ = [
     "WARNING_RULES",
     "ImportReport",
     "Problem",
+    "RawFile",
+    "Source",
+    "UnreadableError",
+    "accepted_tables",
+    "canonical",
+    "combine",
+    "empty_mapping",
     "export_tables",
     "import_files",
     "import_uploads",
     "load_mapping",
     "read_files",
+    "read_raw",
+    "table_from_name",
     "validate",
 ]
 
@@ -96,9 +105,10 @@ BLOCKING_RULES: tuple[str, ...] = (
     "duplicate_key",
     "reference",
     "date_order",
+    "transform",
 )
 WARNING_RULES: tuple[str, ...] = (
-    "unknown_column", "ignored_sheet", "reference_unchecked", "orphan")
+    "unknown_column", "ignored_sheet", "reference_unchecked", "orphan", "unassigned")
 
 RULE_ZH: dict[str, str] = {
     "unreadable": "无法读取",
@@ -115,10 +125,12 @@ RULE_ZH: dict[str, str] = {
     "duplicate_key": "重复主键",
     "reference": "引用",
     "date_order": "日期顺序",
+    "transform": "转换脚本",
     "unknown_column": "未知列",
     "ignored_sheet": "忽略的工作表",
     "reference_unchecked": "未检查引用",
     "orphan": "孤立记录",
+    "unassigned": "未分配",
 }
 _RULE_ORDER = {r: i for i, r in enumerate(BLOCKING_RULES + WARNING_RULES)}
 
@@ -440,13 +452,41 @@ def _resolve_mapping(*sources: Mapping | str | Path | bytes | None) -> _Mapping:
             if not isinstance(raw, Mapping):
                 raise TypeError(f"a mapping must be a TOML table, not {type(raw).__name__}")
             merged = _merge(merged, raw)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as e:
+        except tomllib.TOMLDecodeError as e:
+            problems.append(_toml_problem(label, src, e))
+        except (OSError, UnicodeDecodeError, TypeError) as e:
             problems.append(Problem(label, "", None, None, None, "mapping",
                                     f"cannot read the mapping file: {e}",
                                     message_zh=f"无法读取映射文件：{e}"))
     out = _compile_mapping(merged, label)
     out.problems[:0] = problems
     return out
+
+
+def _toml_problem(label: str, src: Any, e: tomllib.TOMLDecodeError) -> Problem:
+    """One clear message for a mapping file that is not valid TOML; a header given twice
+    (TOML's "Cannot overwrite a value") is named with its line."""
+    m = re.search(r"line (\d+)", str(e))
+    line = int(m.group(1)) if m else None
+    text = ""
+    if line is not None:
+        try:
+            raw = (bytes(src).decode("utf-8-sig") if isinstance(src, (bytes, bytearray))
+                   else Path(src).read_text(encoding="utf-8-sig"))
+            text = raw.splitlines()[line - 1]
+        except (OSError, UnicodeDecodeError, IndexError, TypeError):
+            text = ""
+    key = text.split("=", 1)[0].strip().strip('"') if "=" in text else ""
+    if "overwrite" in str(e).lower() and key:
+        return Problem(label, "", line, None, key, "mapping",
+                       f"line {line}: {key!r} is given twice; map each header to one column "
+                       "(and name each section once)",
+                       message_zh=f"第{line}行：“{key}”重复出现；每个源列名只能对应一个列"
+                       "（每个节也只能出现一次）")
+    where = f"line {line}: " if line else ""
+    return Problem(label, "", line, None, None, "mapping",
+                   f"{where}not valid TOML: {e}",
+                   message_zh=f"{'第' + str(line) + '行：' if line else ''}不是有效的 TOML：{e}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -735,6 +775,76 @@ def _file_table(path: Path, mapping: _Mapping) -> str | None:
         if key in mapping.files:
             return mapping.files[key]
     return _table_from_name(path.stem)
+
+
+@dataclass
+class RawFile:
+    """One data file read as the user wrote it: headers, cells (columns c0..), row numbers."""
+
+    headers: list[str]
+    frame: pd.DataFrame
+    rows: np.ndarray
+    problems: list[Problem]
+
+
+UnreadableError = _UnreadableError
+Source = _Source
+
+
+def read_raw(path: Path, label: str, *, sheet: str | None = None) -> RawFile:
+    """Read one CSV, XLSX (``sheet``, default the first) or Parquet file without knowing its
+    table. Raises :class:`UnreadableError` (or OSError) when it cannot be read at all."""
+    kind = _KINDS.get(path.suffix.lower())
+    if kind == "csv":
+        headers, raw, rows, ragged, _n = _read_csv(path, label)
+        return RawFile(headers, raw, rows, ragged)
+    if kind == "parquet":
+        return RawFile(*_read_parquet(path), [])
+    if kind == "xlsx":
+        import openpyxl  # noqa: PLC0415 - only needed for workbooks
+
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as e:  # noqa: BLE001 - zip/xml errors of all kinds
+            raise _UnreadableError(f"cannot open as an Excel workbook: {e}",
+                                   f"无法作为 Excel 工作簿打开：{e}") from None
+        try:
+            names = wb.sheetnames
+            if sheet is not None and sheet not in names:
+                raise _UnreadableError(
+                    f"no sheet {sheet!r} (sheets: {', '.join(names)})",
+                    f"没有工作表“{sheet}”（现有：{'、'.join(names)}）")
+            if not names:
+                raise _UnreadableError("no sheets", "没有工作表")
+            return RawFile(*_read_sheet(wb[sheet or names[0]]), [])
+        finally:
+            wb.close()
+    raise _UnreadableError(f"unsupported file type {path.suffix or '(none)'}",
+                           f"不支持的文件类型 {path.suffix or '（无）'}")
+
+
+def canonical(label: str, table: str, headers: list[str], raw: pd.DataFrame, rows: np.ndarray,
+              excel: bool, mapping: _Mapping, problems: list[Problem]) -> _Source:
+    """A raw frame renamed to the schema's columns (see :func:`read_files`)."""
+    return _canonical(label, table, headers, raw, rows, excel, mapping, problems)
+
+
+def combine(sources: list[_Source]) -> dict[str, pd.DataFrame]:
+    """One raw frame per table from several sources, with the hidden origin columns."""
+    return _combine(sources)
+
+
+def empty_mapping() -> _Mapping:
+    return _Mapping()
+
+
+def table_from_name(name: str) -> str | None:
+    """The fact table called ``name`` (English or Chinese), or None."""
+    return _table_from_name(name)
+
+
+def accepted_tables() -> str:
+    return _accepted_tables()
 
 
 def _unknown_table(label: str, name: str) -> Problem:
@@ -1349,6 +1459,31 @@ def _check_refs(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[str],
             if not rows.any():
                 continue
             target = _ref_target(ref, ctxs, existing, failed)
+            if ref.soft and target is None and ref.table not in failed:
+                n = int(rows.sum())
+                fixed.append(Problem(
+                    ctx.first_label, t.name, None, ref.columns[-1], None, "unassigned",
+                    f"{ref.table} is neither in this import nor in the database: the {n:,} "
+                    f"rows' {', '.join(ref.columns)} cannot be matched, and the {t.name} land in "
+                    "the unassigned pool until their owners are imported or assigned",
+                    severity="warning",
+                    message_zh=f"本次导入和数据库中都没有{schema.table(ref.table).zh}"
+                    f"（{ref.table}）：{n:,} 行的 {', '.join(ref.columns)} 无法对照，"
+                    "这些记录进入未分配池，直到导入其负责人或由主管分配"))
+                continue
+            if target is _MISSING and not (ref.extra and _joined(
+                    [ctx.series(c)[rows].reset_index(drop=True) for c in ref.columns]
+            ).isin(list(ref.extra)).all()):
+                rt = schema.table(ref.table)
+                fixed.append(Problem(
+                    ctx.first_label, t.name, None, ref.columns[-1], None, "reference",
+                    f"{t.name} refers to {ref.table}, which is neither in this import nor in the "
+                    f"database: import {ref.table} with it",
+                    message_zh=f"{t.zh}（{t.name}）引用{rt.zh}（{ref.table}），但本次导入和数据库"
+                    f"中都没有该表：请一并导入 {ref.table}"))
+                continue
+            if target is _MISSING:
+                continue
             if target is None:
                 if ref.table not in ctxs and ref.table not in failed:
                     fixed.append(Problem(
@@ -1369,9 +1504,17 @@ def _check_refs(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[str],
                 continue
             mask = np.zeros(ctx.n, dtype=bool)
             mask[miss] = True
+            rt = schema.table(ref.table)
+            if ref.soft:
+                column = ref.columns[-1]
+                out.append(_Batch(t.name, column, "unassigned", miss, _fmt_value(
+                    ctx, column, f"not a user in {rt.name}: the account is unassigned until a "
+                    "sales lead or admin assigns it",
+                    f"{rt.zh}表中没有此工号：该客户进入未分配池，由销售主管或管理员分配"),
+                    severity="warning"))
+                continue
             for c in ref.columns:
                 flagged[c] = flagged.get(c, np.zeros(ctx.n, dtype=bool)) | mask
-            rt = schema.table(ref.table)
             cols = ", ".join(ref.ref_columns)
             extra = f" (or {', '.join(ref.extra)})" if ref.extra else ""
             extra_zh = f"（或 {', '.join(ref.extra)}）" if ref.extra else ""
@@ -1390,9 +1533,13 @@ def _check_refs(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[str],
             out.append(_Batch(t.name, column, "reference", miss, fmt))
 
 
+_MISSING = pd.Index([], dtype="string")  # the referenced table is nowhere: one problem, not one per row
+
+
 def _ref_target(ref: schema.Ref, ctxs: dict[str, _Ctx], existing: Store | None,
                 failed: set[str]) -> pd.Index | None:
-    """The referenced values, from this import if the table is in it, else from the store."""
+    """The referenced values, from this import if the table is in it, else from the store
+    (``_MISSING`` when the store's table is empty too; None when it cannot be told)."""
     if ref.table in failed:
         return None  # unreadable in this import: cannot tell
     if ref.table in ctxs:
@@ -1404,6 +1551,8 @@ def _ref_target(ref: schema.Ref, ctxs: dict[str, _Ctx], existing: Store | None,
         return pd.Index(vals.unique())
     if existing is None:
         return None
+    if int(existing.scalar(f'SELECT count(*) FROM "{ref.table}"')) == 0:
+        return None if ref.soft else _MISSING
     cols = ", ".join(f'"{c}"' for c in ref.ref_columns)
     not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in ref.ref_columns)
     df = existing.query(f'SELECT DISTINCT {cols} FROM "{ref.table}" WHERE {not_null}')
@@ -1448,6 +1597,20 @@ def _check_orphans(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[st
                 message_zh=f"数据库中 {t.zh}（{t.name}）有 {n:,} 行引用的 "
                 f"{', '.join(ref.ref_columns)} 不在本次导入的{rt.zh}中（例如 {examples}）；"
                 f"请一并导入 {t.name}"))
+
+
+def _note_unowned(ctxs: dict[str, _Ctx], fixed: list[Problem]) -> None:
+    """One note for accounts without an owner: they land in the unassigned pool."""
+    ctx = ctxs.get("accounts")
+    if ctx is None or "owner_id" not in ctx.missing:
+        return
+    n = int(ctx.missing["owner_id"].sum())
+    if n:
+        fixed.append(Problem(
+            ctx.first_label, "accounts", None, "owner_id", None, "unassigned",
+            f"{n:,} accounts have no owner: they land in the unassigned pool, which sales leads "
+            "and admins see and assign", severity="warning",
+            message_zh=f"{n:,} 个客户没有客户经理：进入未分配池，由销售主管和管理员查看并分配"))
 
 
 def _select(batches: list[_Batch], fixed: list[Problem], ctxs: dict[str, _Ctx],
@@ -1522,6 +1685,7 @@ def validate(
         _check_rows(ctx, batches)
     _check_refs(ctxs, existing, failed, batches, fixed)
     _check_orphans(ctxs, existing, failed, fixed)
+    _note_unowned(ctxs, fixed)
     errors, counts = _select(batches, fixed, ctxs, order_idx, "error")
     for rule, n in (extra_counts or {}).items():
         counts[rule] = counts.get(rule, 0) + n
@@ -1542,10 +1706,11 @@ def validate(
 # ---------------------------------------------------------------------------------------------
 def import_files(
     store: Store | None,
-    paths: Sequence[str | Path] | str | Path,
+    paths: Sequence[str | Path] | str | Path = (),
     *,
     mapping_path: str | Path | None = None,
     mapping: Mapping | None = None,
+    transform: str | Path | None = None,
     dry_run: bool = False,
     user: str = "import",
 ) -> ImportReport:
@@ -1553,21 +1718,43 @@ def import_files(
 
     All or nothing: with any blocking problem, in any file, the store is left exactly as it
     was. Never raises for bad data; the report says what is wrong. ``mapping`` entries win
-    over those of ``mapping_path``.
-    """
+    over those of ``mapping_path``. With ``transform`` (a SQL file of views, see
+    :mod:`valuation.transform`) the tables come from its views over the files beside it, and
+    ``paths`` may add plain table files."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return _import(store, paths, _resolve_mapping(mapping_path, mapping), dry_run, user)
+    t = None
+    if transform is not None:
+        from valuation.transform import read_transform  # noqa: PLC0415 - transform imports us
+
+        t = read_transform(transform)
+    return _import(store, paths, _resolve_mapping(mapping_path, mapping), dry_run, user, t)
 
 
 def _import(store: Store | None, paths: Sequence[str | Path], m: _Mapping, dry_run: bool,
-            user: str) -> ImportReport:
-    r = _read(paths, m)
+            user: str, transform: Any = None) -> ImportReport:
+    if any(p.blocking for p in m.problems):  # a broken mapping: say so, not what follows from it
+        return validate({}, {}, problems=m.problems, order=[p.file for p in m.problems])
+    r = _read(paths, m) if paths or transform is None else _Read({}, {}, list(m.problems), [])
+    source_parts = list(r.files)
+    if transform is not None:
+        from valuation.transform import run_transform  # noqa: PLC0415
+
+        tr = run_transform(transform)
+        clash = sorted(set(tr.frames) & set(r.frames))
+        if clash:
+            tr.problems.append(Problem(
+                transform.label, clash[0], None, None, None, "transform",
+                f"{', '.join(clash)} come both from the transform and from files; give each "
+                "table once", message_zh=f"{', '.join(clash)} 既来自转换脚本又来自文件；每张表只能给一次"))
+        r = _Read({**r.frames, **tr.frames}, {**r.files, **tr.files}, r.problems + tr.problems,
+                  r.order + tr.order, r.extra_counts)
+        source_parts = [transform.label, *tr.inputs, *source_parts]
     report = validate(r.frames, r.files, existing=store, problems=r.problems, order=r.order,
                       extra_counts=r.extra_counts)
     report.dry_run = dry_run
     if report.ok and not dry_run and store is not None:
-        source = ", ".join(report.files) or ", ".join(str(p) for p in paths)
+        source = ", ".join(dict.fromkeys(source_parts)) or ", ".join(str(p) for p in paths)
         if len(source) > 500:
             source = source[:497] + "..."
         report.data_version = store.replace_facts(report.frames, source=source, user=user)
@@ -1586,21 +1773,50 @@ def import_uploads(
     """Same as :func:`import_files` for files uploaded in the browser as (name, content).
 
     An uploaded ``*.toml`` file is taken as a mapping file; ``mapping`` (a dict, a path or
-    TOML bytes) wins over it."""
+    TOML bytes) wins over it. An uploaded ``*.sql`` file is a transform: it runs sandboxed
+    (DuckDB reads no file, extension or setting of the server) over the other uploads, which
+    it names as ``"file.csv"``; uploads it does not name are imported as table files."""
     with tempfile.TemporaryDirectory(prefix="valuation-upload-") as tmp:
         paths: list[Path] = []
         tomls: list[bytes] = []
+        sqls: list[tuple[str, bytes]] = []
+        by_name: dict[str, Path] = {}
         for i, (name, content) in enumerate(uploads):
             base = Path(str(name).replace("\\", "/")).name or f"upload{i}"
             if base.lower().endswith(".toml"):
                 tomls.append(bytes(content))
+                continue
+            if base.lower().endswith(".sql"):
+                sqls.append((base, bytes(content)))
                 continue
             folder = Path(tmp) / f"{i:04d}"  # own folder: two uploads may share a name
             folder.mkdir()
             path = folder / base
             path.write_bytes(bytes(content))
             paths.append(path)
-        return _import(store, paths, _resolve_mapping(*tomls, mapping), dry_run, user)
+            by_name.setdefault(base, path)
+        m = _resolve_mapping(*tomls, mapping)
+        if len(sqls) > 1:
+            m.problems.append(Problem(sqls[1][0], "", None, None, None, "transform",
+                                      "upload one transform (.sql) at a time",
+                                      message_zh="每次只能上传一个转换脚本（.sql）"))
+        transform = None
+        if sqls:
+            from valuation.transform import Transform  # noqa: PLC0415
+
+            label, raw = sqls[0]
+            transform = Transform(sql=raw.decode("utf-8-sig", errors="replace"), label=label,
+                                  files=by_name, sandbox=True)
+            named = set(_quoted_names(transform.sql))
+            paths = [p for p in paths if p.name not in named
+                     and p.name.split("/")[0] not in named]
+        return _import(store, paths, m, dry_run, user, transform)
+
+
+def _quoted_names(sql: str) -> list[str]:
+    """Double-quoted identifiers of a SQL text, with an xlsx sheet suffix cut off."""
+    return [n.replace('""', '"').split("/")[0] if ".xls" in n.lower() else n.replace('""', '"')
+            for n in re.findall(r'"((?:[^"]|"")+)"', sql)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -212,7 +212,7 @@ def path_to_next_tier(
         if len(in_model) == 0:
             continue
         scope_all = card.scores.index[card.scores["model"] == model.name]
-        eff = effective_weights(model)
+        eff = effective_weights(model, card.unavailable.get(model.name, ()))
         for mw in model.measures:
             md = MEASURES[mw.name]
             ppu = eff[mw.name] * 100 * factor[md.dimension]

@@ -119,12 +119,15 @@ class Ref:
     """A reference: ``columns`` of this table must exist as ``ref_columns`` of ``table``.
 
     ``extra`` lists values accepted besides the referenced ones (e.g. provider ``ours``).
+    A ``soft`` reference that fails is a note, not an error: an account whose owner is not a
+    user lands in the unassigned pool.
     """
 
     columns: tuple[str, ...]
     table: str
     ref_columns: tuple[str, ...]
     extra: tuple[str, ...] = ()
+    soft: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,30 +232,33 @@ FACT_TABLES: tuple[Table, ...] = (
             C("account_id", "str", "客户编号", required=True),
             C("name", "str", "客户名称", required=True),
             C("name_en", "str", "英文名称"),
-            C("industry", "str", "行业", required=True, enum="industry"),
-            C("size_class", "str", "规模", required=True, enum="size_class"),
-            C("city", "str", "地市", required=True),
+            C("industry", "str", "行业", enum="industry"),
+            C("size_class", "str", "规模", enum="size_class"),
+            C("city", "str", "地市"),
             C("district", "str", "区县"),
-            C("city_tier", "int", "城市等级", required=True, min=1, max=6),
-            C("footprint", "str", "覆盖范围", required=True, enum="footprint"),
+            C("city_tier", "int", "城市等级", min=1, max=6),
+            C("footprint", "str", "覆盖范围", enum="footprint"),
             C("admin_level", "str", "行政级别", enum="admin_level", help="Government bodies only"),
-            C("employees", "int", "员工数", required=True, min=0),
-            C("sites", "int", "网点数", required=True, min=1),
-            C("listed", "bool", "是否上市", required=True),
-            C("industry_leader", "bool", "行业龙头/示范", required=True),
-            C("annual_revenue", "float", "年收入或预算(元)", required=True, min=0),
-            C("credit_rating", "str", "信用等级", required=True, enum="credit_rating"),
-            C("it_maturity", "int", "信息化程度", required=True, min=1, max=5),
+            C("employees", "int", "员工数", min=0),
+            C("sites", "int", "网点数", min=1),
+            C("listed", "bool", "是否上市"),
+            C("industry_leader", "bool", "行业龙头/示范"),
+            C("annual_revenue", "float", "年收入或预算(元)", min=0),
+            C("credit_rating", "str", "信用等级", enum="credit_rating"),
+            C("it_maturity", "int", "信息化程度", min=1, max=5),
             C("parent_account_id", "str", "上级客户编号", help="Group account of a branch"),
-            C("owner_id", "str", "客户经理工号", required=True),
+            C("owner_id", "str", "客户经理工号"),
             C("onboard_date", "date", "入网日期", required=True),
         ),
         key=("account_id",),
         refs=(
             Ref(("parent_account_id",), "accounts", ("account_id",)),
-            Ref(("owner_id",), "users", ("user_id",)),
+            Ref(("owner_id",), "users", ("user_id",), soft=True),
         ),
-        help="Government and enterprise accounts, one owner each; groups and their branches.",
+        help=("Government and enterprise accounts, one owner each (an owner who is not a user, "
+              "or none, puts the account in the unassigned pool); groups and their branches. "
+              "Only the id, name and onboarding date are required: a measure whose column is "
+              "missing takes no weight."),
     ),
     Table(
         "holdings",
@@ -487,6 +493,21 @@ APP_TABLES: tuple[Table, ...] = (
         ),
         key=("settings_id",),
         app_owned=True,
+    ),
+    Table(
+        "account_assignments",
+        "客户分配",
+        (
+            C("account_id", "str", "客户编号", required=True),
+            C("owner_id", "str", "客户经理工号", required=True),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("account_id",),
+        app_owned=True,
+        help="Owners given in the app to accounts imported without a known owner; they hold "
+             "across re-imports until an import names a known owner.",
     ),
     Table(
         "audit_log",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,9 @@ __all__ = [
     "GRADES",
     "Scorecard",
     "assign_models",
+    "effective_weights",
     "explain",
+    "unavailable_measures",
     "grade",
     "normalise",
     "score",
@@ -38,6 +40,10 @@ class Scorecard:
     normalised: pd.DataFrame
     contributions: pd.DataFrame
     raw: pd.DataFrame
+    unavailable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per model: the measures that took no weight because their input is missing for every
+    account in the model's scope, or the same for all of them (they cannot tell accounts
+    apart). The model's other measures of the dimension share its weight."""
 
 
 def assign_models(frame: pd.DataFrame, settings: Settings) -> pd.Series:
@@ -83,8 +89,14 @@ def grade(scores: pd.Series, cuts: list[float]) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(below, categories=list(GRADES)), index=scores.index)
 
 
-def score(frame: pd.DataFrame, settings: Settings, *, as_of: object = None) -> Scorecard:
-    """Score every account of ``frame`` (an account frame) with its model."""
+def score(frame: pd.DataFrame, settings: Settings, *, as_of: object = None,
+          unavailable: dict[str, tuple[str, ...]] | None = None) -> Scorecard:
+    """Score every account of ``frame`` (an account frame) with its model.
+
+    A measure whose raw value is missing for every account of a model's scope, or the same
+    for all of them, takes no weight there (``Scorecard.unavailable``). ``unavailable``
+    imposes that set instead of detecting it, e.g. to re-score a changed copy of the frame
+    (what-if) with the weights the portfolio was scored with."""
     raw = raw_measures(frame, as_of=as_of)
     models = assign_models(frame, settings)
     names = list(MEASURES)
@@ -95,12 +107,21 @@ def score(frame: pd.DataFrame, settings: Settings, *, as_of: object = None) -> S
     parts = ["influence", "payment", *DIMENSIONS]
     sub = np.zeros((len(frame), len(parts)))
     model_arr = models.to_numpy()
+    found: dict[str, tuple[str, ...]] = {}
     for m in settings.models:
         rows = np.flatnonzero(model_arr == m.name)
         if len(rows) == 0:
             continue
         cols = [col[mw.name] for mw in m.measures]
-        n_m, c_m, sub_m = _score_model(r[np.ix_(rows, cols)], m)
+        block = r[np.ix_(rows, cols)]
+        gone = (tuple(unavailable.get(m.name, ())) if unavailable is not None
+                else unavailable_measures(block, [mw.name for mw in m.measures]))
+        if gone:
+            found[m.name] = gone
+        n_m, c_m, sub_m = _score_model(block, m, gone)
+        dropped = [j for j, mw in enumerate(m.measures) if mw.name in gone]
+        n_m[:, dropped] = np.nan  # not used: no normalised value, no contribution
+        c_m[:, dropped] = np.nan
         n_all[np.ix_(rows, cols)] = n_m
         c_all[np.ix_(rows, cols)] = c_m
         sub[rows] = sub_m
@@ -122,12 +143,27 @@ def score(frame: pd.DataFrame, settings: Settings, *, as_of: object = None) -> S
     scores["top_up"] = up
     scores["top_down"] = down
     return Scorecard(scores=scores, normalised=pd.DataFrame(n_all, index=frame.index, columns=names),
-                     contributions=contrib, raw=raw)
+                     contributions=contrib, raw=raw, unavailable=found)
 
 
-def effective_weights(model: ScoringModel) -> dict[str, float]:
-    """Each measure's share of its dimension (value: including the influence/payment split)."""
-    w = {mw.name: mw.weight for mw in model.measures}
+def unavailable_measures(raw: np.ndarray, names: list[str]) -> tuple[str, ...]:
+    """Names of the columns of ``raw`` (accounts x measures of one model's scope) that cannot
+    tell accounts apart: missing everywhere, or one value for every account that has it.
+    A scope of fewer than two accounts tells nothing either way: none is dropped."""
+    if raw.shape[0] < 2:
+        return ()
+    valid = ~np.isnan(raw)
+    lo = np.where(valid, raw, np.inf).min(axis=0)
+    hi = np.where(valid, raw, -np.inf).max(axis=0)
+    gone = ~valid.any(axis=0) | (lo == hi)
+    return tuple(n for n, g in zip(names, gone, strict=True) if g)
+
+
+def effective_weights(model: ScoringModel, exclude: tuple[str, ...] | set[str] = ()
+                      ) -> dict[str, float]:
+    """Each measure's share of its dimension (value: including the influence/payment split);
+    measures in ``exclude`` (unavailable in the scope) take none, the others share it."""
+    w = {mw.name: (0.0 if mw.name in exclude else mw.weight) for mw in model.measures}
     out: dict[str, float] = {}
     vw_total = sum(
         model.value_weights[g] for g in ("influence", "payment")
@@ -157,10 +193,12 @@ def _in_scope(frame: pd.DataFrame, model: ScoringModel) -> pd.Series:
     return mask
 
 
-def _score_model(raw: np.ndarray, model: ScoringModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _score_model(raw: np.ndarray, model: ScoringModel, gone: tuple[str, ...] = ()
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalised values, contributions (columns in the model's measure order) and the
-    sub-scores influence, payment, value, loyalty, competitor for one model's accounts."""
-    eff = effective_weights(model)
+    sub-scores influence, payment, value, loyalty, competitor for one model's accounts;
+    measures in ``gone`` take no weight."""
+    eff = effective_weights(model, gone)
     n = np.empty_like(raw)
     for j, mw in enumerate(model.measures):
         md = MEASURES[mw.name]
@@ -175,7 +213,7 @@ def _score_model(raw: np.ndarray, model: ScoringModel) -> tuple[np.ndarray, np.n
     c = n * w[None, :] * 100.0
     dims = np.array([MEASURES[mw.name].dimension for mw in model.measures])
     groups = np.array([MEASURES[mw.name].group for mw in model.measures])
-    raw_w = np.array([mw.weight for mw in model.measures])
+    raw_w = np.array([0.0 if mw.name in gone else mw.weight for mw in model.measures])
     sub = np.zeros((len(raw), 5))
     for i, g in enumerate(("influence", "payment")):
         mask = groups == g

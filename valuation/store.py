@@ -203,11 +203,57 @@ class Store:
                 tx.execute(f'DELETE FROM "{name}"')
                 tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM "{view}"')
                 tx.unregister(view)
+            if "accounts" in frames or "users" in frames:
+                _apply_assignments(tx)
             tx.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [version])
             tx.execute(
                 "INSERT INTO import_log VALUES (?, ?, ?, ?, ?)",
                 [version, _now(), user, source, json.dumps(counts)],
             )
+        return version
+
+    def assign_owner(self, account_ids: list[str], owner_id: str, *, user: str) -> str:
+        """Give accounts an owner in the app (the unassigned pool): one transaction that stores
+        an audited assignment per account, sets their owner and starts a new data version
+        (the facts changed). Refuses an unknown owner or account. Returns the data version."""
+        ids = list(dict.fromkeys(str(a) for a in account_ids))
+        if not ids:
+            return self.data_version
+        version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+        with self.transaction() as tx:
+            if not tx.execute("SELECT count(*) FROM users WHERE user_id = ?",
+                              [owner_id]).fetchall()[0][0]:
+                raise ValueError(f"no user {owner_id!r}")
+            tx.register("_ids", pd.DataFrame({"account_id": ids}))
+            found = int(tx.execute("SELECT count(*) FROM accounts WHERE account_id IN "
+                                   "(SELECT account_id FROM _ids)").fetchall()[0][0])
+            if found != len(ids):
+                tx.unregister("_ids")
+                raise ValueError(f"{len(ids) - found} of the accounts do not exist")
+            before = tx.execute(
+                "SELECT a.account_id, a.owner_id, coalesce(g.version, 0) AS version FROM accounts a"
+                " LEFT JOIN account_assignments g ON g.account_id = a.account_id"
+                " WHERE a.account_id IN (SELECT account_id FROM _ids) ORDER BY a.account_id").df()
+            tx.execute("DELETE FROM account_assignments WHERE account_id IN "
+                       "(SELECT account_id FROM _ids)")
+            tx.register("_before", before)
+            tx.execute("INSERT INTO account_assignments SELECT account_id, ?, version + 1, ?, ? "
+                       "FROM _before", [owner_id, _now(), user])
+            tx.unregister("_before")
+            tx.execute("UPDATE accounts SET owner_id = ? WHERE account_id IN "
+                       "(SELECT account_id FROM _ids)", [owner_id])
+            self._audit(tx, user=user, action="assign_owner", table_name="account_assignments",
+                        row_key=json.dumps({"accounts": len(ids)}),
+                        before=json.dumps(dict(zip(before["account_id"], before["owner_id"].where(
+                            before["owner_id"].notna(), None), strict=True)), ensure_ascii=False,
+                            default=json_default),
+                        after=json.dumps({"owner_id": owner_id, "account_ids": ids},
+                                         ensure_ascii=False))
+            tx.unregister("_ids")
+            tx.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [version])
+            tx.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?)",
+                       [version, _now(), user, f"assigned {len(ids)} accounts to {owner_id}",
+                        json.dumps({"accounts": len(ids)})])
         return version
 
     def import_history(self) -> pd.DataFrame:
@@ -322,6 +368,17 @@ class Store:
             " VALUES (nextval('audit_seq'), ?, ?, ?, ?, ?, ?, ?)",
             [_now(), e["user"], e["action"], e["table_name"], e["row_key"], e["before"], e["after"]],
         )
+
+
+def _apply_assignments(tx: duckdb.DuckDBPyConnection) -> None:
+    """Owners assigned in the app hold for accounts the import gives no known owner."""
+    tx.execute(
+        """UPDATE accounts SET owner_id = asg.owner_id
+           FROM account_assignments asg
+           WHERE accounts.account_id = asg.account_id
+             AND (accounts.owner_id IS NULL
+                  OR accounts.owner_id NOT IN (SELECT user_id FROM users))
+             AND asg.owner_id IN (SELECT user_id FROM users)""")
 
 
 def _redacted(row: Mapping[str, Any] | None, redact: tuple[str, ...]) -> str | None:

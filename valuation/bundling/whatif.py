@@ -177,7 +177,8 @@ def what_if(analysis: Any, h: Holdings, products: pd.DataFrame, account_id: Any,
     for c in upd:
         if c in sub.columns:
             sub.at[label, c] = row.at[label, c]
-    card = score(sub, settings, as_of=frame.attrs.get("as_of"))
+    card = score(sub, settings, as_of=frame.attrs.get("as_of"),
+                 unavailable=analysis.card.unavailable)
     s_after = card.scores.loc[[label]]
     tier_after = str(analysis.cutter.predict(basis_score(s_after, settings))[0])
 
