@@ -1,5 +1,18 @@
-"""Bundling depth as a graph: product graph, bundle metrics, switching cost, cross-sell, what-if."""
+"""Bundling depth as a graph: product graph, bundle metrics, switching cost, cross-sell, what-if.
 
+Cross-sell is ranked by a :class:`Blend` (``blend``) chosen on the portfolio's own data by
+:func:`choose_blend` (``evaluate``, with :func:`evaluate_recommender`).
+"""
+
+from valuation.bundling.blend import (
+    DEFAULT_BLEND,
+    EVIDENCE_BLEND,
+    HAND_TUNED_BLEND,
+    POPULARITY_BLEND,
+    SEGMENT_POPULARITY_BLEND,
+    Blend,
+    blend_candidates,
+)
 from valuation.bundling.common import (
     APPROACH_OF_SIZE,
     COMPETITOR_FAMILIES,
@@ -9,24 +22,34 @@ from valuation.bundling.common import (
     BundlingParams,
 )
 from valuation.bundling.common import OURS as OURS
+from valuation.bundling.evaluate import BlendChoice, choose_blend, evaluate_recommender
 from valuation.bundling.graph import build_graph, ego_graph, graph_frames, layout
 from valuation.bundling.holdings import Holdings, holdings_from_frame, load_holdings
 from valuation.bundling.metrics import bundle_metrics, explain_bundle
-from valuation.bundling.recommend import evaluate_recommender, recommend
+from valuation.bundling.recommend import recommend
 from valuation.bundling.whatif import WhatIf, what_if
 from valuation.bundling.whitespace import displacement, whitespace
 
 __all__ = [
     "APPROACH_OF_SIZE",
+    "Blend",
+    "BlendChoice",
     "BundlingParams",
     "COMPETITOR_FAMILIES",
+    "DEFAULT_BLEND",
+    "EVIDENCE_BLEND",
     "FAMILIES",
+    "HAND_TUNED_BLEND",
     "Holdings",
     "METRIC_LABELS",
+    "POPULARITY_BLEND",
     "REASONS",
+    "SEGMENT_POPULARITY_BLEND",
     "WhatIf",
+    "blend_candidates",
     "build_graph",
     "bundle_metrics",
+    "choose_blend",
     "displacement",
     "ego_graph",
     "evaluate_recommender",

@@ -126,6 +126,20 @@ class BundlingParams:
     ** -elasticity for price-led ones (small accounts prefer cheap additions)."""
     function_service_boost: float = 0.2
     """Large and medium accounts: industry applications and service support score x (1 + this)."""
+    # the cross-sell blend (valuation.bundling.blend.Blend): the one recommend ranks by
+    blend_name: str = "default"
+    """Name of the blend in use (as :func:`choose_blend` names its candidates)."""
+    blend_evidence: float = 1.0
+    blend_co_holding: float = 0.25
+    blend_popularity: float = 0.0
+    blend_segment: float = 0.0
+    blend_loyalty: float = 0.0
+    blend_size: float = 0.0
+    """The blend's weights (:class:`Blend`); the defaults are :data:`DEFAULT_BLEND`. Store a
+    chosen blend with :meth:`Blend.settings_values`."""
+    blend_margin: float = 2.0
+    """Choosing a blend: on the selection half, a blend replaces popularity only when its
+    hit rate beats popularity's by more than this many standard errors (paired, per account)."""
     # displacement
     base_win_chance: float = 0.5
     """Chance to win a competitor's product with no competitor entanglement."""

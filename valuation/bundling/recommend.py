@@ -1,21 +1,22 @@
-"""Cross-sell: next-best products of ours per account, and the recommender's evaluation.
+"""Cross-sell: next-best products of ours per account, ranked by a :class:`Blend`.
 
-:func:`recommend`: next-best products of ours per account, with guardrails;
-:func:`evaluate_recommender`: hide one held product per account and measure hit rates against
-a popularity baseline. Nothing here writes holdings: recommendations are suggestions for an
+:func:`recommend`: next-best products of ours per account, with guardrails, in the order of a
+blend of co-holding evidence, popularity, loyalty gain and the size rule (the blend chosen on
+the portfolio's own data by :func:`~valuation.bundling.evaluate.choose_blend`, else
+:data:`DEFAULT_BLEND`). Nothing here writes holdings: recommendations are suggestions for an
 account manager to discuss with the customer, never activations (DOMAIN.md section 5).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
+from valuation.bundling.blend import Blend, _Terms
 from valuation.bundling.common import (
     _CHUNK,
     _DEFAULT,
@@ -30,20 +31,17 @@ from valuation.bundling.common import (
     _family_onehot,
     _settings,
 )
-from valuation.bundling.graph import _lift_matrix, _substitute_index, build_graph
+from valuation.bundling.graph import _lift_matrix, _substitute_index
 from valuation.bundling.holdings import (
     Holdings,
     _accounts_view,
-    _drop_entries,
     _rows_matrix,
-    _rows_of_accounts,
     _typical_for,
     _typical_revenue,
 )
 from valuation.config import Settings
 
 __all__ = [
-    "evaluate_recommender",
     "recommend",
 ]
 
@@ -56,7 +54,7 @@ _REC_COLUMNS = ("account_id", "rank", "product_id", "family", "score", "evidence
 
 def recommend(h: Holdings, graph: nx.MultiDiGraph, products: pd.DataFrame,
               accounts: pd.DataFrame, *, k: int = 5, settings: Settings | None = None,
-              params: BundlingParams = _DEFAULT) -> pd.DataFrame:
+              params: BundlingParams = _DEFAULT, blend: Blend | None = None) -> pd.DataFrame:
     """Next-best products of ours for each account of ``accounts`` (suggestions only).
 
     ``accounts``: account_id, industry, size_class; optional ``model`` (the scoring model, as
@@ -67,27 +65,36 @@ def recommend(h: Holdings, graph: nx.MultiDiGraph, products: pd.DataFrame,
     segment holding j (shrunk to the portfolio's share by ``segment_shrinkage``), as odds,
     times the co-holding evidence of the whole held set: the product over every product held
     (ours and competitors') of its graph edge's shrunk segment lift, (count + m) / (expected
-    + m), to the power ``evidence_weight``. Products held together more often than the
-    segment mix explains raise each other. The score multiplies the evidence by the expected
-    loyalty gain (1 + gain / ``loyalty_unit``; the gain in loyalty points is estimated from
-    the account's scoring model: new family, one more product, family depth, closed user
-    group) and by the size rule: large and medium accounts (function and service) favour
-    larger solutions and industry applications / service support, small ones (price) favour
-    cheaper additions.
+    + m), to the power ``evidence_weight`` x the blend's ``co_holding``. Products held
+    together more often than the segment mix explains raise each other.
+
+    The order is the ``blend``'s (:class:`Blend`; default: the blend stored in ``settings``
+    (``bundling.blend_*``), else ``params``' (:data:`DEFAULT_BLEND` unless changed)): a
+    weighted product of the evidence, the portfolio penetration, the segment share, the
+    expected loyalty gain (1 + gain / ``loyalty_unit``; the gain in loyalty points is
+    estimated from the account's scoring model: new family, one more product, family depth,
+    closed user group) and the size rule (large and medium accounts, function and service
+    led, favour larger solutions and industry applications / service support; small ones,
+    price led, cheaper additions). Pick the weights on the portfolio's own data with
+    :func:`~valuation.bundling.evaluate.choose_blend`.
 
     Guardrails: never a product the account holds, never one of ours with the function of a
     product of ours it holds, never an industry application for another industry, never a
     competitor's product; nothing is activated: these are suggestions to discuss.
 
     Returns long rows, best first per account: account_id, rank (1..k), product_id, family,
-    score, evidence, loyalty_gain, typical_revenue (monthly, yuan, for the account's size),
-    expected_revenue (evidence x typical revenue), segment_share, reason_code (see
-    :data:`REASONS`), because_product and because_lift (the held product whose edge adds
-    most evidence, and its lift), displaces (a competitor product of the same function the
-    account holds), approach (function_service / price_led).
+    score (the blend's, comparable within one blend only), evidence, loyalty_gain,
+    typical_revenue (monthly, yuan, for the account's size), expected_revenue (evidence x
+    typical revenue), segment_share, reason_code (see :data:`REASONS`), because_product and
+    because_lift (the held product whose edge adds most evidence, and its lift; empty when
+    the blend gives co-holding no weight, as it then plays no part in the order), displaces (a
+    competitor product of the same function the account holds), approach (function_service /
+    price_led). ``frame.attrs["blend"]`` holds the blend used (:meth:`Blend.as_dict`).
     """
     cat = _catalogue(products, h.product_ids)
     settings = _settings(settings)
+    if blend is None:
+        blend = Blend.from_settings(settings, default=Blend.from_params(params))
     acc = _accounts_view(h, accounts)
     model = _Recommender(h, graph, cat, params, settings)
     ctx = model.prepare(acc)
@@ -95,78 +102,10 @@ def recommend(h: Holdings, graph: nx.MultiDiGraph, products: pd.DataFrame,
     kk = max(0, min(int(k), len(model.cand)))
     out = _RecsOut(n, kk)
     if kk > 0:
-        _map_blocks(lambda lo: model.top_k(acc, ctx, lo, min(lo + _CHUNK, n), out), n)
-    return out.frame(acc, cat)
-
-
-def evaluate_recommender(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, *,
-                         seed: int = 0, ks: Sequence[int] = (3, 5), min_held: int = 2,
-                         settings: Settings | None = None,
-                         params: BundlingParams = _DEFAULT) -> dict[str, Any]:
-    """Hide one held product of ours per account, rank, and report hit rates.
-
-    Every account holding at least ``min_held`` products of ours has one of them, drawn at
-    random (``seed``), hidden. The graph is rebuilt on the masked matrix (the hidden cells are
-    gone: no leakage) and every method ranks the products of ours the account does not hold
-    under the same guardrails (not held, industry fit, not a substitute of ours held). A hit
-    at k: the hidden product is among the top k.
-
-    Methods: ``graph`` (the ranking :func:`recommend` returns), ``graph_evidence`` (its
-    evidence alone, without loyalty and revenue weighting), ``popularity`` (portfolio-wide
-    penetration, the baseline) and ``segment_popularity`` (penetration within the account's
-    industry x size segment, a stronger baseline). Returns {"accounts", "seed", "min_held",
-    "methods": {method: {"hit@3": ..., "hit@5": ...}}}.
-    """
-    cat = _catalogue(products, h.product_ids)
-    settings = _settings(settings)
-    rng = np.random.default_rng(seed)
-    x = h.matrix
-    row_of = np.repeat(np.arange(h.n_accounts), np.diff(x.indptr))
-    ours_nz = cat.ours[x.indices]
-    n_ours = np.bincount(row_of[ours_nz], minlength=h.n_accounts)
-    # one random product of ours per evaluated account: the largest random key among them
-    keys = np.where(ours_nz & (n_ours[row_of] >= min_held), rng.random(x.nnz), -1.0)
-    best, arg = _row_argmax(x.indptr, keys, row_of)
-    eval_rows = np.flatnonzero(best >= 0)
-    pick_idx = arg[eval_rows]
-    hidden = np.full(h.n_accounts, -1, np.int64)
-    hidden[eval_rows] = x.indices[pick_idx]
-    keep = np.ones(x.nnz, bool)
-    keep[pick_idx] = False
-    masked = _drop_entries(h, keep)
-    graph = build_graph(masked, products, accounts=accounts, params=params)
-    acc = _accounts_view(masked, _rows_of_accounts(masked, accounts, eval_rows))
-    rows = acc["rows"]
-    target = hidden[rows]
-    model = _Recommender(masked, graph, cat, params, settings)
-    ctx = model.prepare(acc)
-    ctx["active"] = np.ones(len(rows), bool)  # every evaluated account holds something
-    names = ("graph", "graph_evidence", "popularity", "segment_popularity")
-
-    def ranks(lo: int) -> dict[str, np.ndarray]:
-        hi = min(lo + _CHUNK, len(rows))
-        sc = model.scores(acc, ctx, lo, hi)
-        tcol = np.searchsorted(model.cand, target[lo:hi])
-        pop = np.broadcast_to(np.log(model.p[model.cand] + 1e-12), sc["score"].shape)
-        res = {}
-        for name, s in zip(names, (sc["score"], sc["logit"], pop,
-                                   np.log(sc["segment_share"] + 1e-12)), strict=True):
-            s = np.where(sc["allowed"], s, -np.inf)
-            tv = s[np.arange(hi - lo), tcol]
-            # products strictly better, plus ties (ties are counted against the method)
-            rank = (s > tv[:, None]).sum(axis=1) + ((s == tv[:, None]).sum(axis=1) - 1)
-            res[name] = np.where(np.isfinite(tv), rank, 10**6)
-        return res
-
-    blocks = _map_blocks(ranks, len(rows))
-    methods = {name: [b[name] for b in blocks] for name in names}
-    out = {"accounts": int(len(rows)), "seed": int(seed), "min_held": int(min_held),
-           "methods": {}}
-    for name, parts in methods.items():
-        rank = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        out["methods"][name] = {f"hit@{k}": (float(np.mean(rank < k)) if len(rank) else
-                                             float("nan")) for k in ks}
-    return out
+        _map_blocks(lambda lo: model.top_k(acc, ctx, lo, min(lo + _CHUNK, n), out, blend), n)
+    frame = out.frame(acc, cat)
+    frame.attrs["blend"] = blend.as_dict()
+    return frame
 
 
 class _Recommender:
@@ -265,14 +204,14 @@ class _Recommender:
                 "size_factor": size_factor.astype(np.float32), "model": model_code}
 
     def scores(self, acc: dict[str, Any], ctx: dict[str, Any], lo: int, hi: int
-               ) -> dict[str, np.ndarray]:
-        """Everything about the candidates of accounts ``lo:hi`` (dense blocks)."""
+               ) -> dict[str, Any]:
+        """Everything about the candidates of accounts ``lo:hi`` (dense blocks); ``terms``
+        holds the log terms every :class:`Blend` ranks by."""
         prm = self.params
         x = _rows_matrix(self.h.matrix, acc["rows"][lo:hi])
         xd = x.toarray()  # float32, accounts x products
         seg = ctx["seg"][lo:hi]
-        z = ctx["logit_q"][seg] + np.float32(prm.evidence_weight) * (xd @ self.w)
-        evidence = 1.0 / (1.0 + np.exp(-z))
+        co = xd @ self.w  # the held set's co-holding log-lift, accounts x candidates
         # not held, and no product of ours of the same function held (same_func includes the
         # product itself); industry fit
         allowed = ctx["elig"][ctx["ind"][lo:hi]] & ((xd @ self.same_func) == 0)
@@ -281,20 +220,21 @@ class _Recommender:
         depth = xd @ self.gain.fam_onehot  # n x 4
         gain = self.gain.points(depth, (xd @ self.gain.cug) > 0, ctx["model"][lo:hi],
                                 self.fam_idx, self.is_cug)
-        score = evidence * (1.0 + gain / np.float32(prm.loyalty_unit)) * ctx["size_factor"][size]
         q = ctx["q"][seg]
-        typical = ctx["typ"][size]
-        fs = ctx["fs_u"][size]
-        return {"x": x, "depth": depth, "logit": z, "evidence": evidence, "allowed": allowed,
-                "score": score, "gain": gain, "typical": typical, "segment_share": q,
-                "function_service": fs}
+        terms = _Terms(co, ctx["logit_q"][seg], q, self.p[self.cand].astype(np.float32), gain,
+                       ctx["size_factor"][size], evidence_weight=prm.evidence_weight,
+                       loyalty_unit=prm.loyalty_unit)
+        return {"x": x, "depth": depth, "allowed": allowed, "terms": terms, "gain": gain,
+                "typical": ctx["typ"][size], "segment_share": q,
+                "function_service": ctx["fs_u"][size]}
 
     def top_k(self, acc: dict[str, Any], ctx: dict[str, Any], lo: int, hi: int,
-              out: _RecsOut) -> None:
-        """The best ``out.k`` allowed candidates of accounts ``lo:hi``, written into ``out``."""
+              out: _RecsOut, blend: Blend) -> None:
+        """The best ``out.k`` allowed candidates of accounts ``lo:hi`` by ``blend``, written
+        into ``out``."""
         sc = self.scores(acc, ctx, lo, hi)
         cand = self.cand
-        s = np.where(sc["allowed"], sc["score"], np.float32(-np.inf))
+        s = np.where(sc["allowed"], blend.log_score(sc["terms"]), np.float32(-np.inf))
         n, c = s.shape
         kk = out.k
         part = (np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < c
@@ -306,8 +246,8 @@ class _Recommender:
         r = np.arange(n)[:, None]
         sl = slice(lo * kk, hi * kk)
         f = out.floats[:, sl]
-        f[0] = top_s.ravel()
-        f[1] = sc["evidence"][r, top].ravel()
+        f[0] = np.exp(top_s.astype(np.float64)).ravel()
+        f[1] = sc["terms"].evidence_at(blend.co_holding, r, top).ravel()
         f[2] = sc["gain"][r, top].ravel()
         f[3] = sc["typical"][r, top].ravel()
         np.multiply(f[1], f[3], out=f[4])
@@ -319,8 +259,8 @@ class _Recommender:
         # entries: the cost grows with holdings, not accounts x products)
         x = sc["x"]
         nz_row = np.repeat(np.arange(n), np.diff(x.indptr))
-        because = np.empty((n, kk), np.int64)
-        for t in range(kk):  # the k ranks
+        because = np.full((n, kk), -1, np.int64)
+        for t in range(kk if blend.evidence * blend.co_holding > 0 else 0):  # the k ranks
             best, arg = _row_argmax(x.indptr, self.w[x.indices, top[nz_row, t]], nz_row)
             because[:, t] = np.where(best > 0, x.indices[np.maximum(arg, 0)], -1)
         f[6] = np.where(because >= 0, self.lift[np.maximum(because, 0), top], np.nan).ravel()
