@@ -37,8 +37,17 @@ seg = st.segmented_control(tr("bundle.segment"), segments, default="industry", k
                            format_func=labeller("col.", segments)) or "industry"
 label = {"industry": lambda x: enum_label("industry", x, L), "city": lambda x: i18n.city(x, L),
          "tier": str}[seg]
+unknown = tr("label.unknown")
+
+
+def label_or_unknown(x: object) -> str:
+    return label(x) if isinstance(x, str) and x else unknown
+
+
+
 fam = bundling.whitespace(b.holdings, b.products, live, by=seg, level="family", graph=b.graph)
-st.altair_chart(charts.coverage_heatmap(fam, seg, L, labeller=label), width="stretch")
+st.altair_chart(charts.coverage_heatmap(fam, seg, L, labeller=label_or_unknown),
+                width="stretch")
 
 st.subheader(tr("bundle.cross_sell"))
 names = live.set_index("account_id")["name" if zh else "name_en"]
@@ -67,7 +76,7 @@ st.caption(tr("bundle.whitespace_help"))
 ws = bundling.whitespace(b.holdings, b.products, live, by=seg, level="product", graph=b.graph)
 ws = ws.sort_values("opportunity", ascending=False).head(40)
 st.dataframe(pd.DataFrame({
-    tr(f"col.{seg}"): ws[seg].map(label),
+    tr(f"col.{seg}"): ws[seg].map(label_or_unknown),
     tr("col.product"): ws["product_id"].map(pname),
     tr("col.family"): ws["family"].map(lambda f: enum_label("family", f, L)),
     tr("bundle.open_accounts"): ws["open"],

@@ -45,10 +45,9 @@ with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_
                             format_func=lambda x: i18n.stage(x, L), key="pf_stage", placeholder=tr("filter.any"))
     owners: list[str] = []
     if user.role != "account_manager":
-        names = frame.drop_duplicates("owner_id").set_index("owner_id")
-        label_col = "owner_name" if L == "zh" else "owner_name_en"
-        owners = g4.multiselect(tr("col.owner"), sorted(names.index),
-                                format_func=lambda o: f"{names.at[o, label_col]} ({o})",
+        people = portfolio.owner_options(frame, L)
+        owners = g4.multiselect(tr("col.owner"), list(people),
+                                format_func=lambda o: people[o] or tr("account.unassigned"),
                                 key="pf_owner", placeholder=tr("filter.any"))
     include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
 

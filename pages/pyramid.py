@@ -39,8 +39,10 @@ st.dataframe(widgets.tier_table(summary), hide_index=True, width="stretch")
 
 st.subheader(tr("pyramid.composition"))
 tabs = st.tabs([tr("col.family"), tr("col.industry"), tr("col.city")])
+unknown = tr("label.unknown")
 labellers = {"family": lambda x: enum_label("family", x, L),
-             "industry": lambda x: enum_label("industry", x, L), "city": lambda x: i18n.city(x, L)}
+             "industry": lambda x: enum_label("industry", x, L) if isinstance(x, str) else unknown,
+             "city": lambda x: i18n.city(x, L) if isinstance(x, str) else unknown}
 for tab, by in zip(tabs, ("family", "industry", "city"), strict=True):
     tab.altair_chart(charts.composition_chart(pyramid.composition(live, by), by, L,
                                               labeller=labellers[by]), width="stretch")

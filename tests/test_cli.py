@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 
@@ -107,13 +108,25 @@ def test_warnings_command_writes_and_dispatches(small_demo, tmp_path, capsys):
         assert s.scalar("SELECT count(*) FROM work_orders") == n
 
 
-def test_recommend_evaluate_beats_popularity(small_demo, capsys):
+def test_recommend_evaluate_chooses_on_one_half_and_reports_the_other(small_demo, tmp_path,
+                                                                      capsys):
     assert main(["recommend", "evaluate", "--db", str(small_demo), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    m = r["methods"]
-    assert r["accounts"] > 50
-    assert m["graph"]["hit@5"] > m["popularity"]["hit@5"]
-    assert 0 <= m["graph"]["hit@3"] <= m["graph"]["hit@5"] <= 1
+    sel, test = r["selection"], r["test"]
+    assert sel["accounts"] > 25 and test["accounts"] > 25
+    assert sel["methods"]["chosen"]["hit@3"] >= sel["methods"]["popularity"]["hit@3"]
+    m = test["methods"]
+    assert 0 <= m["chosen"]["hit@3"] <= m["chosen"]["hit@5"] <= 1
+    assert r["chosen"] == r["blend"]["name"] and r["in_use"]["name"] == "default"
+    db = tmp_path / "saved.duckdb"
+    shutil.copy(small_demo, db)
+    assert main(["recommend", "evaluate", "--db", str(db), "--save"]) == 0
+    assert "saved as settings version" in capsys.readouterr().out
+    with Store(db) as s:
+        from valuation.bundling import Blend
+        from valuation.settings_store import active_settings
+
+        assert Blend.from_settings(active_settings(s)).name == r["chosen"]
 
 
 def test_bench_reports_every_stage(capsys):

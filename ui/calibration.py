@@ -42,6 +42,13 @@ def calibration_view(store: Store, settings: Settings, settings_id: int) -> str 
     d = result["dates"]
     st.markdown(tr("cal.read", h=result["horizon_months"], first=d["first"], last=d["last"],
                    n=d["count"]))
+    port = result.get("portfolio") or {}
+    st.dataframe(pd.DataFrame({
+        tr("settings.dimension"): [tr(f"col.{d}_score") for d in port],
+        tr("cal.auc_before"): [_auc(p["before"]) for p in port.values()],
+        tr("cal.auc_after"): [_auc(p["after"]) for p in port.values()],
+    }), hide_index=True, width="stretch")
+    st.caption(tr("cal.portfolio"))
     for m in result["models"]:
         st.markdown(f"**{m['label_zh'] if lang() == 'zh' else m['label_en']}** · "
                     + tr("cal.accounts", n=f"{m['accounts']:,}"))
@@ -74,6 +81,10 @@ def _summary(m: dict[str, Any]) -> pd.DataFrame:
 
 
 def _note(e: dict[str, Any]) -> str:
+    if e["mode"] == "kept" and "portfolio-wide" in e.get("message", ""):
+        return tr("cal.kept_portfolio")
+    if e["mode"] == "kept" and "do not separate churn better" in e.get("message", ""):
+        return tr("cal.kept_worse")
     if e["mode"] == "kept":
         return tr("cal.kept_none") if not any(w["available"] for w in e["weights"]) else tr(
             "cal.kept_few", n=e["events"])

@@ -38,7 +38,8 @@ def order_table(orders: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             out[tr(key)] = orders[col]
     out[tr("col.due_date")] = pd.to_datetime(orders["due_date"])
     out[tr("col.status")] = orders["status"].map(lambda s: tr(f"status.{s}"))
-    out[tr("col.assignee")] = orders["assignee_id"].map(lambda u: names.get(u, u))
+    out[tr("col.assignee")] = orders["assignee_id"].map(
+        lambda u: names.get(u, u) if isinstance(u, str) else "–")
     out[tr("col.escalated")] = orders["escalated"].map({True: "⬆", False: ""}).fillna("")
     out[tr("col.severity")] = orders["severity"].round(2)
     out[tr("col.hits")] = orders["hits"]

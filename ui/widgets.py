@@ -119,8 +119,10 @@ def tier_table(summary: pd.DataFrame) -> pd.DataFrame:
 def kpi_table(kpis: pd.DataFrame, by: str) -> pd.DataFrame:
     """KPIs per city or industry, labelled."""
     L = lang()
-    label = (kpis[by].map(lambda x: i18n.city(x, L)) if by == "city"
-             else kpis[by].map(lambda x: i18n.enum(by, x, L)))
+    known = kpis[by].map(lambda x: isinstance(x, str) and x != "")
+    label = (kpis[by].map(lambda x: i18n.city(x, L) if isinstance(x, str) else "") if by == "city"
+             else kpis[by].map(lambda x: i18n.enum(by, x, L) if isinstance(x, str) else ""))
+    label = label.where(known, tr("label.unknown"))
     return pd.DataFrame({
         tr(f"col.{by}"): label,
         tr("kpi.accounts"): kpis["accounts"].astype(int),

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from valuation import features
@@ -74,22 +75,33 @@ def calibrate(store: Store, settings: Settings, *, horizon_months: int | None = 
     last = pd.Timestamp(dates[-1])
     train_dates = {pd.Timestamp(d) for d in dates if horizon_end(d, h) <= last}
     rng = np.random.default_rng(seed)
-    new_models = {}
+    latest_all = data[data["as_of"] == last]
+    results: dict[tuple[str, str], tuple[dict[str, Any], dict[str, float] | None,
+                                         np.ndarray | None]] = {}
     for m in settings.models:
         rows = data[data["model"] == m.name]
+        for dim in CALIBRATED:
+            results[(m.name, dim)] = _calibrate_dimension(
+                rows, m, wide.model(m.name), dim, last, train_dates, settings, rng, n_boot, seed)
+    for dim in CALIBRATED:
+        _portfolio_check(latest_all, dim, settings, results)
+    new_models = {}
+    for m in settings.models:
         entry: dict[str, Any] = {"model": m.name, "label_en": m.label_en, "label_zh": m.label_zh,
-                                 "accounts": int((rows["as_of"] == last).sum()),
+                                 "accounts": int((latest_all["model"] == m.name).sum()),
                                  "dimensions": {}}
         measures = list(m.measures)
         for dim in CALIBRATED:
-            res, weights = _calibrate_dimension(rows, m, wide.model(m.name), dim, last,
-                                                train_dates, settings, rng, n_boot, seed)
+            res, weights, _ = results[(m.name, dim)]
             entry["dimensions"][dim] = res
             if weights is not None:
                 measures = _apply(measures, weights, dim)
         out["models"].append(entry)
         if measures != list(m.measures):
             new_models[m.name] = measures
+    for dim in CALIBRATED:
+        out.setdefault("portfolio", {})[dim] = _portfolio_auc(latest_all, dim, settings, results,
+                                                              n_boot, rng)
     if new_models:
         out["toml"] = _settings_text(settings, new_models)
         out["changed"] = True
@@ -125,6 +137,54 @@ def fit_weights(x: np.ndarray, y: np.ndarray, *, sign: float, c: float = 1.0) ->
 
 
 # ---------------------------------------------------------------------------------------------
+def _portfolio_check(latest: pd.DataFrame, dim: str, settings: Settings,
+                     results: dict[tuple[str, str], Any]) -> None:
+    """Accept the models' proposals for ``dim`` one by one (largest gain first) only while the
+    portfolio-wide out-of-sample AUC of the dimension does not fall: scores of different
+    models are compared on one scale (tiers, strategies), so a model may rank its own
+    accounts better yet mix worse with the others. A rejected proposal is kept as is."""
+    sign = _SIGN[dim]
+    y = latest["label"].to_numpy(dtype=np.int8)
+    if y.min() == y.max():
+        return
+    risk = sign * latest[f"{dim}_score"].to_numpy(dtype=np.float64)
+    best = roc_auc_score(y, risk)
+    order = sorted((k for k, v in results.items() if k[1] == dim and v[1] is not None),
+                   key=lambda k: -(results[k][0]["auc_after"]["auc"]
+                                   - results[k][0]["auc_before"]["auc"]))
+    for key in order:
+        entry, _weights, after = results[key]
+        mask = (latest["model"] == key[0]).to_numpy()
+        trial = risk.copy()
+        trial[mask] = after
+        auc = roc_auc_score(y, trial)
+        if auc >= best:
+            risk, best = trial, auc
+            continue
+        entry["mode"] = "kept"
+        entry["message"] = (f"better within this model (AUC {entry['auc_after']['auc']:.3f} vs "
+                            f"{entry['auc_before']['auc']:.3f}) but lowers the portfolio-wide "
+                            f"AUC of {dim} (scores of all models share one scale): weights kept")
+        entry["weights"] = [{**w, "new": None} for w in entry["weights"]]
+        results[key] = (entry, None, None)
+
+
+def _portfolio_auc(latest: pd.DataFrame, dim: str, settings: Settings,
+                   results: dict[tuple[str, str], Any], n_boot: int,
+                   rng: np.random.Generator) -> dict[str, Any]:
+    """The dimension's AUC over every model's accounts at the latest month end, with the
+    weights in force and with the accepted proposals (out of sample)."""
+    sign = _SIGN[dim]
+    before = sign * latest[f"{dim}_score"].to_numpy(dtype=np.float64)
+    after = before.copy()
+    for (model, d), (_e, weights, oof) in results.items():
+        if d == dim and weights is not None:
+            after[(latest["model"] == model).to_numpy()] = oof
+    y = pd.Series(latest["label"].to_numpy(dtype=np.int8))
+    return {"before": auc_ci(pd.Series(before), y, n_boot, rng),
+            "after": auc_ci(pd.Series(after), y, n_boot, rng)}
+
+
 def _with_candidates(settings: Settings) -> Settings:
     """The settings with every loyalty and competitor measure of the registry in every model
     (weight 1 where the model lacks it): the candidates whose normalised values we need."""
@@ -154,8 +214,10 @@ def _rows_at(store: Store, settings: Settings, wide: Settings, as_of: date) -> p
 def _calibrate_dimension(rows: pd.DataFrame, model: Any, wide_model: Any, dim: str,
                          last: pd.Timestamp, train_dates: set[pd.Timestamp], settings: Settings,
                          rng: np.random.Generator, n_boot: int, seed: int
-                         ) -> tuple[dict[str, Any], dict[str, float] | None]:
-    """One model's dimension: the result entry and the new weights (None: keep)."""
+                         ) -> tuple[dict[str, Any], dict[str, float] | None, np.ndarray | None]:
+    """One model's dimension: the result entry, the new weights (None: keep) and the
+    out-of-sample risk of the latest month end's accounts under them, on the score's scale
+    (sign x points, so that models can be pooled)."""
     min_events = int(settings.get("calibration.min_events"))
     c = float(settings.get("calibration.c"))
     sign = _SIGN[dim]
@@ -183,25 +245,26 @@ def _calibrate_dimension(rows: pd.DataFrame, model: Any, wide_model: Any, dim: s
         entry.update(mode="kept", message=f"no {dim} measure varies in this model's scope: "
                      "weights kept")
         entry["weights"] = weights_table(None)
-        return entry, None
+        return entry, None, None
     if y_train.sum() >= min_events and 0 < y_last.sum() < len(y_last):
         mode = "time_split"
         w_fit = fit_weights(_x(train, usable), y_train, sign=sign, c=c)
-        after = sign * (_x(latest, usable) @ w_fit)
+        after = _points(_x(latest, usable), w_fit, before, sign)
     elif y_last.sum() >= min_events and (len(y_last) - y_last.sum()) >= min_events:
         mode = "kfold"
         folds = int(settings.get("calibration.folds"))
         after = np.zeros(len(latest))
         xl = _x(latest, usable)
         for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(xl, y_last):
-            after[va] = sign * (xl[va] @ fit_weights(xl[tr], y_last[tr], sign=sign, c=c))
+            after[va] = _points(xl[va], fit_weights(xl[tr], y_last[tr], sign=sign, c=c),
+                                before[va], sign)
     else:
         entry.update(mode="kept", message=(
             f"only {int(max(y_train.sum(), y_last.sum()))} churn events in this model's scope, "
             f"fewer than calibration.min_events = {min_events}: weights kept"))
         entry["auc_before"] = auc_ci(pd.Series(before), pd.Series(y_last), n_boot, rng)
         entry["weights"] = weights_table(None)
-        return entry, None
+        return entry, None, None
     fit_rows = rows if mode == "time_split" else latest
     w = fit_weights(_x(fit_rows, usable), fit_rows["label"].to_numpy(dtype=np.int8), sign=sign,
                     c=c)
@@ -213,7 +276,7 @@ def _calibrate_dimension(rows: pd.DataFrame, model: Any, wide_model: Any, dim: s
         entry["mode"] = "kept"
         entry["message"] = f"no {dim} measure separates churn in this scope: weights kept"
         entry["weights"] = weights_table(None)
-        return entry, None
+        return entry, None, None
     b, a = entry["auc_before"].get("auc"), entry["auc_after"].get("auc")
     if b is not None and a is not None and a <= b:
         entry["mode"] = "kept"
@@ -221,14 +284,14 @@ def _calibrate_dimension(rows: pd.DataFrame, model: Any, wide_model: Any, dim: s
                             f"in force on data they were not fitted on (AUC {a:.3f} vs {b:.3f}): "
                             "weights kept")
         entry["weights"] = weights_table(None)
-        return entry, None
+        return entry, None, None
     total = sum(old.values()) or float(len(usable))
     new = {n: float(v) / float(w.sum()) * total for n, v in zip(usable, w, strict=True)}
     entry["message"] = {"time_split": "fitted on earlier month ends, validated on the latest",
                         "kfold": "too few events before the latest month end for a time split: "
                                  "validated by stratified k-fold on the latest month end"}[mode]
     entry["weights"] = weights_table(new)
-    return entry, new
+    return entry, new, after
 
 
 def _apply(measures: list[MeasureWeight], weights: dict[str, float], dim: str
@@ -265,6 +328,13 @@ def _measure_doc(mw: MeasureWeight) -> dict[str, Any]:
     if mw.missing != MEASURES[mw.name].missing:
         d["missing"] = mw.missing
     return d
+
+
+def _points(x: np.ndarray, w: np.ndarray, fallback: np.ndarray, sign: float) -> np.ndarray:
+    """Risk on the score's scale: sign x the dimension score the weights ``w`` give (a
+    weighted mean of normalised values x 100); ``fallback`` where ``w`` is all zero."""
+    total = float(w.sum())
+    return sign * (x @ w) / total * 100.0 if total > 0 else fallback
 
 
 def _x(rows: pd.DataFrame, names: list[str]) -> np.ndarray:

@@ -119,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=5, help="suggestions per account (list)")
     sp.add_argument("--out", type=Path, default=None, help="output file for list")
     sp.add_argument("--seed", type=int, default=0, help="which product is hidden (evaluate)")
+    sp.add_argument("--save", action="store_true",
+                    help="evaluate: save the chosen ranking as a new active settings version")
     sp.add_argument("--json", action="store_true")
 
     sp = cmd("churn", _churn, "Train or evaluate the churn model (time split, vs rules).")
@@ -307,6 +309,9 @@ def _calibration_text(r: dict[str, Any]) -> str:
                 new = "kept" if w["new"] is None else f"{w['new']:g}"
                 flag = "" if w["available"] else "  (unavailable in this scope)"
                 out.append(f"    {w['measure']:<22} {old:>7} -> {new:<7}{flag}")
+    for dim, p in (r.get("portfolio") or {}).items():
+        out.append(f"\nportfolio-wide {dim} AUC, out of sample: {auc(p['before'])} -> "
+                   f"{auc(p['after'])}")
     if r.get("saved_as"):
         out.append(f"\nsaved as settings version {r['saved_as']}")
     elif r["changed"]:
@@ -352,14 +357,21 @@ def _recommend(args: argparse.Namespace) -> int:
         products = s.read_table("products")
         h = bundling.load_holdings(s)
         if args.action == "evaluate":
-            result = bundling.evaluate_recommender(h, products, frame, seed=args.seed,
-                                                   settings=settings)
+            choice = bundling.choose_blend(h, products, frame, seed=args.seed, settings=settings,
+                                           params=bundling.BundlingParams.from_settings(settings))
+            result = choice.as_dict()
+            result["in_use"] = bundling.Blend.from_settings(settings).as_dict()
+            if args.save:
+                from valuation.settings_store import save_settings, with_values
+
+                result["saved_as"] = save_settings(
+                    s, with_values(settings, choice.blend.settings_values()),
+                    user=os.environ.get("USER", "cli"),
+                    comment=f"cross-sell ranking chosen by evidence: {choice.name}")
             if args.json:
-                print(json.dumps(result, indent=2))
+                print(json.dumps(result, indent=2, default=str))
             else:
-                print(f"{result['accounts']:,} accounts, one held product hidden each")
-                for method, r in result["methods"].items():
-                    print(f"  {method:<20} " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()))
+                print(_choice_text(result))
             return 0
         a = analyse(frame, settings)
         graph = bundling.build_graph(h, products, accounts=a.frame)
@@ -368,6 +380,21 @@ def _recommend(args: argparse.Namespace) -> int:
         _write(recs, args.out)
     print(f"{len(recs):,} suggestions for {recs['account_id'].nunique():,} accounts")
     return 0
+
+
+def _choice_text(r: dict[str, Any]) -> str:
+    sel, test = r["selection"], r["test"]
+    out = [f"one held product hidden per account; chosen on {sel['accounts']:,} accounts "
+           f"(seed {sel['seed']}), reported on {test['accounts']:,} others (seed {test['seed']})",
+           f"chosen: {r['chosen']} (in use: {r['in_use']['name']})",
+           f"  {'ranking':<20} {'selection':>22} {'test':>22}"]
+    for name, fig in test["methods"].items():
+        s_fig = sel["methods"][name]
+        out.append(f"  {name:<20} " + "  ".join(f"{k} {v:.3f}" for k, v in s_fig.items())
+                   + "   " + "  ".join(f"{k} {v:.3f}" for k, v in fig.items()))
+    if r.get("saved_as"):
+        out.append(f"saved as settings version {r['saved_as']}")
+    return "\n".join(out)
 
 
 def _churn(args: argparse.Namespace) -> int:

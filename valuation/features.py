@@ -71,6 +71,9 @@ def account_frame(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
         cur.close()
     # Arrow-backed strings: no Python object per cell (several times faster at 1M rows).
     df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    # an export without English names shows the Chinese (or only) name in English views too
+    df["name_en"] = df["name_en"].fillna(df["name"])
+    df["owner_name_en"] = df["owner_name_en"].fillna(df["owner_name"])
     prev = df["revenue_prev_3m"]
     df["revenue_trend"] = (df["revenue_3m"] - prev).div(prev.where(prev > 0))
     df["arrears_rate_3m"] = df["arrears_3m"].div(df["revenue_3m"].where(df["revenue_3m"] > 0))

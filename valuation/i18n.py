@@ -111,6 +111,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "label.ours": ("Ours", "我方"),
     "label.competitor": ("Competitor", "异网"),
     "label.yes": ("Yes", "是"),
+    "label.unknown": ("Unknown", "未知"),
     "label.no": ("No", "否"),
     "chart.revenue_trend": ("Monthly billed revenue and arrears", "月出账收入与欠费"),
     "chart.billed_10k": ("Billed (¥10k)", "出账(万元)"),
@@ -264,6 +265,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cal.kept_none": ("no measure of this dimension varies here", "该维度指标在此范围内无差异"),
     "cal.kept_few": ("only {n} churn events: too few to learn from", "仅 {n} 个离网事件,不足以拟合"),
     "cal.events": ("Churn events", "离网事件"),
+    "cal.portfolio": (
+        "All accounts together, out of sample. A model's new weights are proposed only when "
+        "they rank its own accounts better and do not lower this figure (every model's scores "
+        "share one scale: tiers and strategies compare them).",
+        "全部客户合并、样本外的结果。只有当某模型的新权重既能更好地区分其自身客户,又不降低这一合并结果时才会被提出"
+        "(各模型得分处在同一标尺上,层级和策略要在它们之间比较)。"),
+    "cal.kept_portfolio": ("better within the model, but lowers the portfolio-wide figure",
+                           "模型内更好,但会降低全组合的结果"),
+    "cal.kept_worse": ("the fit does not beat the weights in force out of sample",
+                       "拟合结果在样本外不优于当前权重"),
     "cal.auc_before": ("AUC now (95% CI)", "当前 AUC(95% 区间)"),
     "cal.auc_after": ("AUC calibrated (95% CI)", "校准后 AUC(95% 区间)"),
     "cal.note": ("How", "说明"),

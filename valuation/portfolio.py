@@ -9,7 +9,10 @@ import pandas as pd
 from valuation import i18n
 from valuation.schema import enum_label
 
-__all__ = ["TABLE_COLUMNS", "account_table", "filter_accounts", "with_previous"]
+__all__ = ["TABLE_COLUMNS", "UNASSIGNED", "account_table", "filter_accounts", "owner_options",
+           "with_previous"]
+
+UNASSIGNED = "__unassigned__"  # the owner filter's choice for the unassigned pool
 
 # Columns of the account table, in order, as (frame column, label key).
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -66,15 +69,31 @@ def filter_accounts(
         )
         mask &= hay.str.contains(needle, regex=False).fillna(False).astype(bool)
     for col, chosen in (
-        ("industry", industries), ("city", cities), ("size_class", sizes), ("owner_id", owners),
+        ("industry", industries), ("city", cities), ("size_class", sizes),
         ("tier", tiers), ("strategy", strategies), ("lifecycle_stage", stages),
     ):
         if chosen and col in frame.columns:
-            mask &= frame[col].isin(list(chosen))
+            mask &= frame[col].isin(list(chosen)).fillna(False).astype(bool)
+    if owners:
+        owned = frame["owner_id"].isin(list(owners)).fillna(False).astype(bool)
+        if UNASSIGNED in owners:  # no owner, or one who is not a user (no name joined)
+            owned |= frame["owner_name"].isna().to_numpy()
+        mask &= owned
     if not include_churned:
         mask &= ~frame["churned"].astype(bool)
     out = frame[mask]
     out.attrs = frame.attrs
+    return out
+
+
+def owner_options(frame: pd.DataFrame, lang: str) -> dict[str, str]:
+    """Owner filter options: owner_id -> "name (id)", sorted by id, and :data:`UNASSIGNED`
+    (label "") last when some accounts have no known owner."""
+    known = frame[frame["owner_name"].notna()].drop_duplicates("owner_id")
+    label = known["owner_name" if lang == "zh" else "owner_name_en"].fillna(known["owner_name"])
+    out = {str(o): f"{n} ({o})" for o, n in sorted(zip(known["owner_id"], label, strict=True))}
+    if frame["owner_name"].isna().any():
+        out[UNASSIGNED] = ""
     return out
 
 
@@ -89,8 +108,11 @@ def account_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
                                                         frame["owner_name"])
     for col, enum in (("industry", "industry"), ("size_class", "size_class")):
         labels = {code: enum_label(enum, code, lang) for code in df[col].dropna().unique()}
-        df[col] = df[col].map(labels)
-    df["city"] = df["city"].map({c: i18n.city(c, lang) for c in df["city"].dropna().unique()})
+        df[col] = df[col].map(labels).fillna("–")
+    df["city"] = df["city"].map({c: i18n.city(c, lang) for c in df["city"].dropna().unique()}
+                                ).fillna("–")
+    if "owner_name" in df.columns:
+        df["owner_name"] = df["owner_name"].fillna(i18n.t("account.unassigned", lang))
     if "strategy" in df.columns:
         df["strategy"] = df["strategy"].map(
             {c: i18n.strategy(c, lang) for c in df["strategy"].dropna().unique()})

@@ -113,8 +113,8 @@ def composition(analysed: pd.DataFrame, by: str) -> pd.DataFrame:
             id_vars="tier", var_name="family", value_name="revenue")
         long["family"] = long["family"].str.removeprefix("spend_")
     else:
-        long = analysed.groupby(["tier", by], observed=True)["monthly_revenue"].sum().rename(
-            "revenue").reset_index()
+        long = analysed.groupby(["tier", by], observed=True, dropna=False)[
+            "monthly_revenue"].sum().rename("revenue").reset_index()
     total = long.groupby("tier", observed=True)["revenue"].transform("sum")
     long["share"] = long["revenue"] / total.where(total > 0)
     return long
@@ -283,7 +283,7 @@ def kpis_by(analysed: pd.DataFrame, by: str, *, top_tiers: tuple[str, ...] = ("A
         live=live, top=live & analysed["tier"].isin(list(top_tiers)), recent=recent,
         rev=analysed["monthly_revenue"].where(live, 0.0),
     )
-    g = d.groupby(by).agg(
+    g = d.groupby(by, dropna=False).agg(  # accounts without the attribute are a row too
         accounts=("live", "sum"), monthly_revenue=("rev", "sum"), top=("top", "sum"),
         value_score=("value_score", "mean"), loyalty_score=("loyalty_score", "mean"),
         competitor_score=("competitor_score", "mean"), churned_12m=("recent", "sum"),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+from typing import Any
+
 import pandas as pd
 
-from valuation.config import Settings, load_settings, parse_settings
+from valuation.config import Settings, dump_settings, load_settings, parse_settings
 from valuation.store import Store
 
-__all__ = ["active_settings", "active_settings_id", "restore", "save_settings", "settings_history"]
+__all__ = ["active_settings", "active_settings_id", "restore", "save_settings", "settings_history",
+           "with_values"]
 
 
 def active_settings(store: Store) -> Settings:
@@ -51,3 +55,15 @@ def settings_history(store: Store) -> pd.DataFrame:
     return store.query(
         "SELECT settings_id, comment, active, updated_by, updated_at FROM settings_versions "
         "ORDER BY settings_id DESC")
+
+
+def with_values(settings: Settings, values: dict[str, Any]) -> str:
+    """The settings' TOML with scalar settings (dotted names, e.g. ``bundling.blend_name``)
+    set to ``values``; validated."""
+    doc = tomllib.loads(settings.source) if settings.source else {}
+    for name, value in values.items():
+        section, key = name.split(".", 1)
+        doc.setdefault(section, {})[key] = value
+    text = dump_settings(doc)
+    parse_settings(text)
+    return text
