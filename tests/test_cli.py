@@ -57,6 +57,16 @@ def test_score_snapshot_evaluate(small_demo, tmp_path, capsys):
                 "top_up", "top_down", "next_tier_move"]:
         assert col in df.columns
     assert df["account_id"].is_unique and set(df["tier"]) <= {"A", "B", "C", "D"}
+    left_out = capsys.readouterr().out
+    with Store(small_demo) as s:
+        gone = int(s.scalar("SELECT count(DISTINCT account_id) FROM churn_events"))
+    assert gone > 0 and f"{gone:,} churned accounts left out" in left_out
+    everyone = tmp_path / "all.csv"
+    assert main(["score", "--db", str(small_demo), "--out", str(everyone),
+                 "--include-churned"]) == 0
+    full = pd.read_csv(everyone)
+    assert len(full) == len(df) + gone and int(full["churned"].sum()) == gone
+    assert full.loc[full["churned"], "churn_date"].notna().all()
     assert main(["snapshot", "--db", str(small_demo), "--backfill", "24"]) == 0
     capsys.readouterr()
     assert main(["evaluate", "--db", str(small_demo), "--json"]) == 0

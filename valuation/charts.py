@@ -291,7 +291,8 @@ def contributions_chart(contrib: pd.DataFrame, lang: str) -> alt.Chart:
                  alt.Tooltip("raw:Q", title=t("chart.raw", lang), format=",.2f"),
                  alt.Tooltip("points:Q", title=t("chart.points", lang), format=".1f"),
                  alt.Tooltip("delta:Q", title=t("chart.vs_average", lang), format="+.1f")],
-    ).properties(height=max(240, 24 * len(d)), title=t("chart.reasons", lang))
+    # the height Streamlit fits holds the title, legend and axis too: ~150 px besides the bars
+    ).properties(height=150 + 26 * len(d), title=t("chart.reasons", lang))
 
 
 def product_graph_chart(nodes: pd.DataFrame, edges: pd.DataFrame, lang: str, *,
@@ -373,7 +374,7 @@ def coverage_heatmap(ws: pd.DataFrame, by: str, lang: str, *, labeller=None) -> 
     text = base.mark_text(fontSize=11).encode(
         text=alt.Text("ours_share:Q", format=".0%"),
         color=alt.condition(alt.datum.ours_share > 0.55, alt.value("white"), alt.value("#222")))
-    return alt.layer(rect, text).properties(height=max(160, 26 * d["seg"].nunique()),
+    return alt.layer(rect, text).properties(height=110 + 28 * d["seg"].nunique(),
                                             title=t("chart.coverage", lang))
 
 
