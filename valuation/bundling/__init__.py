@@ -1,18 +1,21 @@
 """Bundling depth as a graph: product graph, bundle metrics, switching cost, cross-sell, what-if.
 
 Cross-sell is ranked by a :class:`Blend` (``blend``) chosen on the portfolio's own data by
-:func:`choose_blend` (``evaluate``, with :func:`evaluate_recommender`).
+:func:`choose_blend` (``evaluate``, with :func:`evaluate_recommender`); one candidate ranks by
+the learned :class:`CoHoldingModel` (``cohold``).
 """
 
 from valuation.bundling.blend import (
     DEFAULT_BLEND,
     EVIDENCE_BLEND,
     HAND_TUNED_BLEND,
+    MODEL_BLEND,
     POPULARITY_BLEND,
     SEGMENT_POPULARITY_BLEND,
     Blend,
     blend_candidates,
 )
+from valuation.bundling.cohold import CoHoldingModel
 from valuation.bundling.common import (
     APPROACH_OF_SIZE,
     COMPETITOR_FAMILIES,
@@ -36,12 +39,14 @@ __all__ = [
     "BlendChoice",
     "BundlingParams",
     "COMPETITOR_FAMILIES",
+    "CoHoldingModel",
     "DEFAULT_BLEND",
     "EVIDENCE_BLEND",
     "FAMILIES",
     "HAND_TUNED_BLEND",
     "Holdings",
     "METRIC_LABELS",
+    "MODEL_BLEND",
     "POPULARITY_BLEND",
     "REASONS",
     "SEGMENT_POPULARITY_BLEND",

@@ -135,8 +135,17 @@ class BundlingParams:
     blend_segment: float = 0.0
     blend_loyalty: float = 0.0
     blend_size: float = 0.0
+    blend_model: float = 0.0
     """The blend's weights (:class:`Blend`); the defaults are :data:`DEFAULT_BLEND`. Store a
-    chosen blend with :meth:`Blend.settings_values`."""
+    chosen blend with :meth:`Blend.settings_values`. ``blend_model`` > 0: the blend ranks by
+    the learned co-holding model (:class:`~valuation.bundling.cohold.CoHoldingModel`)."""
+    cohold_c: float = 0.3
+    """The co-holding model's inverse L2 strength (scikit-learn's ``C``; 0.3 did as well as
+    1 on generated wide exports and better on the demo, where co-holding is mostly noise)."""
+    cohold_max_negatives: int = 200_000
+    """The co-holding model: non-holders of a product above this many are thinned at random
+    for its fit (the intercept corrects for it); 0: never. Below it the fit is exact (about
+    2 s for 100,000 accounts and 31 products of ours)."""
     blend_margin: float = 2.0
     """Choosing a blend: on the selection half, a blend replaces popularity only when its
     hit rate beats popularity's by more than this many standard errors (paired, per account)."""

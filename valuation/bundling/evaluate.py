@@ -26,6 +26,7 @@ from valuation.bundling.blend import (
     Blend,
     blend_candidates,
 )
+from valuation.bundling.cohold import CoHoldingModel
 from valuation.bundling.common import (
     _CHUNK,
     _DEFAULT,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 # The candidates a choice reports by name next to the winner (when present).
-_NAMED = ("popularity", "segment_popularity", "evidence", "hand_tuned", "default")
+_NAMED = ("popularity", "segment_popularity", "evidence", "hand_tuned", "default", "model")
 
 
 def evaluate_recommender(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, *,
@@ -68,7 +69,9 @@ def evaluate_recommender(h: Holdings, products: pd.DataFrame, accounts: pd.DataF
     alone), ``popularity`` (portfolio-wide penetration, the baseline),
     ``segment_popularity`` (penetration within the account's industry x size segment, a
     stronger baseline) and ``hand_tuned`` (the former fixed blend: evidence x loyalty gain x
-    size factor). Figures on the accounts the blend was chosen on flatter it: quote
+    size factor). A ``blend`` using the co-holding model (:attr:`Blend.uses_model`) has it
+    fitted on the masked holdings (the hidden cells are neither its inputs nor its labels;
+    ``seed`` seeds it). Figures on the accounts the blend was chosen on flatter it: quote
     :func:`choose_blend`'s test split, or evaluate with another seed.
 
     Returns {"accounts", "seed", "min_held", "blend": the blend's weights (:meth:`Blend.as_dict`),
@@ -84,7 +87,8 @@ def evaluate_recommender(h: Holdings, products: pd.DataFrame, accounts: pd.DataF
                "hand_tuned": HAND_TUNED_BLEND}
     rows = _eligible_rows(h, cat, min_held)
     res = _hit_rates(h, products, accounts, cat, rows, np.random.default_rng(seed),
-                     list(methods.values()), ks=ks, settings=settings, params=params)
+                     list(methods.values()), ks=ks, settings=settings, params=params,
+                     model_seed=int(seed))
     return {"accounts": res["accounts"], "seed": int(seed), "min_held": int(min_held),
             "blend": blend.as_dict(),
             "methods": {name: _figures(res, i, ks) for i, name in enumerate(methods)}}
@@ -120,7 +124,7 @@ class BlendChoice:
     def methods(self, split: str = "test") -> dict[str, dict[str, float]]:
         """Hit rates on ``split`` ("test" or "selection") of the chosen blend (``chosen``) and
         of the named candidates present (popularity, segment_popularity, evidence,
-        hand_tuned, default), as :func:`evaluate_recommender`'s ``methods``."""
+        hand_tuned, default, model), as :func:`evaluate_recommender`'s ``methods``."""
         if split not in ("test", "selection"):
             raise ValueError("split: test or selection")
         t = self.table.set_index("blend")
@@ -162,6 +166,17 @@ def choose_blend(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, *,
     half, and a blend that wins by noise does not replace it. The test half's figures do not
     enter the choice (changing ``test_seed`` changes them, never the choice): they are the
     ones to quote, whatever they are.
+
+    The learned co-holding model (candidates with :attr:`Blend.uses_model`; pass
+    ``blend_candidates(model=False)`` to leave them out) is fitted once per half, on the same
+    masked matrix the half's graph is rebuilt from: every account's live holdings with that
+    half's hidden cells removed. A hidden cell is then neither an input (the account's other
+    holdings are) nor a label (it counts as "not held", as a product an account does not
+    hold yet counts in use), so the model never sees the products it is scored on; the other
+    half's holdings are training data only, as for the graph. The selection half's model is
+    seeded with ``seed``, the test half's with the test seed. The chosen blend says whether it
+    uses the model (:attr:`Blend.uses_model`); :func:`recommend` then fits it on the live
+    holdings (or is given one: ``cohold``).
     """
     cat = _catalogue(products, h.product_ids)
     settings = _settings(settings)
@@ -186,9 +201,10 @@ def choose_blend(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, *,
     sel_rows, test_rows = np.sort(perm[:half]), np.sort(perm[half:])
     t_seed = int(seed) + 1 if test_seed is None else int(test_seed)
     common = {"ks": ks, "settings": settings, "params": params, "baseline": base, "k": k}
-    sel = _hit_rates(h, products, accounts, cat, sel_rows, rng, cands, **common)
+    sel = _hit_rates(h, products, accounts, cat, sel_rows, rng, cands, model_seed=int(seed),
+                     **common)
     test = _hit_rates(h, products, accounts, cat, test_rows, np.random.default_rng(t_seed),
-                      cands, **common)
+                      cands, model_seed=t_seed, **common)
     gain, z = _paired(sel)
     eligible = (np.arange(len(cands)) == base) | (gain > margin * np.sqrt(
         np.maximum(sel["var"], 0.0) / max(sel["accounts"], 1)))
@@ -244,7 +260,8 @@ def _hide(h: Holdings, cat: _Catalogue, rows: np.ndarray, rng: np.random.Generat
 def _hit_rates(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, cat: _Catalogue,
                rows: np.ndarray, rng: np.random.Generator, blends: Sequence[Blend], *,
                ks: Sequence[int], settings: Settings, params: BundlingParams,
-               baseline: int | None = None, k: int | None = None) -> dict[str, Any]:
+               baseline: int | None = None, k: int | None = None,
+               model_seed: int = 0) -> dict[str, Any]:
     """Hide one product of ours per row of ``rows``, rebuild the graph, rank those accounts
     by every blend. Returns "rows", "accounts", "rates" (blends x ks), and with ``baseline``
     (a blend's position) the per-account paired comparison at ``k`` against it: "gain" and
@@ -253,7 +270,11 @@ def _hit_rates(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, cat:
     masked, hidden = _hide(h, cat, rows, rng)
     graph = build_graph(masked, products, accounts=accounts, params=params)
     acc = _accounts_view(masked, _rows_of_accounts(masked, accounts, rows))
-    model = _Recommender(masked, graph, cat, params, settings)
+    # the co-holding model learns from the masked matrix, as the graph does: the hidden cells
+    # are neither inputs nor labels (each counts as "not held", as in use)
+    cohold = (_fit_model(masked, products, accounts, params, model_seed)
+              if any(bl.uses_model for bl in blends) else None)
+    model = _Recommender(masked, graph, cat, params, settings, cohold=cohold)
     ctx = model.prepare(acc)
     ctx["active"] = np.ones(len(rows), bool)  # every evaluated account holds something
     nb, n = len(blends), len(rows)
@@ -289,6 +310,12 @@ def _hit_rates(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, cat:
     return {"rows": rows, "accounts": int(n),
             "rates": hits / m if n else np.full((nb, len(ks)), np.nan),
             "gain": gain, "var": (paired[:, 0] + paired[:, 1]) / m - gain ** 2}
+
+
+def _fit_model(masked: Holdings, products: pd.DataFrame, accounts: pd.DataFrame,
+               params: BundlingParams, seed: int) -> CoHoldingModel:
+    """The co-holding model of an evaluation, fitted on the masked holdings only."""
+    return CoHoldingModel.from_params(params, random_state=seed).fit(masked, products, accounts)
 
 
 def _paired(res: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

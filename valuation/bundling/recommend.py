@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from valuation.bundling.blend import Blend, _Terms
+from valuation.bundling.cohold import CoHoldingModel
 from valuation.bundling.common import (
     _CHUNK,
     _DEFAULT,
@@ -54,7 +55,8 @@ _REC_COLUMNS = ("account_id", "rank", "product_id", "family", "score", "evidence
 
 def recommend(h: Holdings, graph: nx.MultiDiGraph, products: pd.DataFrame,
               accounts: pd.DataFrame, *, k: int = 5, settings: Settings | None = None,
-              params: BundlingParams = _DEFAULT, blend: Blend | None = None) -> pd.DataFrame:
+              params: BundlingParams = _DEFAULT, blend: Blend | None = None,
+              cohold: CoHoldingModel | None = None) -> pd.DataFrame:
     """Next-best products of ours for each account of ``accounts`` (suggestions only).
 
     ``accounts``: account_id, industry, size_class; optional ``model`` (the scoring model, as
@@ -78,25 +80,39 @@ def recommend(h: Holdings, graph: nx.MultiDiGraph, products: pd.DataFrame,
     price led, cheaper additions). Pick the weights on the portfolio's own data with
     :func:`~valuation.bundling.evaluate.choose_blend`.
 
+    A blend with a ``model`` weight (:attr:`Blend.uses_model`) also ranks by the learned
+    co-holding model's probability that the account holds j (:class:`CoHoldingModel`: per
+    product of ours, a logistic regression on the other holdings and the segment). Pass it
+    fitted as ``cohold``; else it is fitted here on ``h`` with the segments of ``accounts``
+    (fit it on the whole portfolio and pass it when ``accounts`` lists only some accounts).
+    The model is only used, and fitted, when the blend uses it.
+
     Guardrails: never a product the account holds, never one of ours with the function of a
     product of ours it holds, never an industry application for another industry, never a
     competitor's product; nothing is activated: these are suggestions to discuss.
 
     Returns long rows, best first per account: account_id, rank (1..k), product_id, family,
-    score (the blend's, comparable within one blend only), evidence, loyalty_gain,
+    score (the blend's, comparable within one blend only), evidence (the co-holding model's
+    probability when the blend uses the model), loyalty_gain,
     typical_revenue (monthly, yuan, for the account's size), expected_revenue (evidence x
     typical revenue), segment_share, reason_code (see :data:`REASONS`), because_product and
-    because_lift (the held product whose edge adds most evidence, and its lift; empty when
-    the blend gives co-holding no weight, as it then plays no part in the order), displaces (a
-    competitor product of the same function the account holds), approach (function_service /
-    price_led). ``frame.attrs["blend"]`` holds the blend used (:meth:`Blend.as_dict`).
+    because_lift (the held product adding most to the score through the co-holding terms:
+    its edge's log-lift and / or, with the model, its coefficient, as the blend weighs them;
+    and the edge's lift, empty without an edge; both empty when no held product adds anything
+    or the blend gives co-holding and the model no weight, as they then play no part in the
+    order), displaces (a competitor product of the same function the account holds),
+    approach (function_service / price_led). ``frame.attrs["blend"]`` holds the blend used
+    (:meth:`Blend.as_dict`).
     """
     cat = _catalogue(products, h.product_ids)
     settings = _settings(settings)
     if blend is None:
         blend = Blend.from_settings(settings, default=Blend.from_params(params))
+    if blend.uses_model and cohold is None:
+        cohold = CoHoldingModel.from_params(params).fit(h, products, accounts)
     acc = _accounts_view(h, accounts)
-    model = _Recommender(h, graph, cat, params, settings)
+    model = _Recommender(h, graph, cat, params, settings,
+                         cohold=cohold if blend.uses_model else None)
     ctx = model.prepare(acc)
     n = len(acc["rows"])
     kk = max(0, min(int(k), len(model.cand)))
@@ -114,7 +130,8 @@ class _Recommender:
     accounts, products, the k ranks and the scoring models; never over accounts."""
 
     def __init__(self, h: Holdings, graph: nx.MultiDiGraph, cat: _Catalogue,
-                 params: BundlingParams, settings: Settings) -> None:
+                 params: BundlingParams, settings: Settings,
+                 cohold: CoHoldingModel | None = None) -> None:
         self.h, self.cat, self.params, self.settings = h, cat, params, settings
         n_acc = max(int(graph.graph.get("accounts", 0)), 1)
         holders = np.array([graph.nodes[p].get("holders", 0) if p in graph else 0
@@ -145,6 +162,8 @@ class _Recommender:
         if self.typical is None:
             self.typical = _typical_revenue(h, None, cat)
         self.gain: _LoyaltyGain | None = None
+        self.cohold = cohold
+        self.mcoef = None if cohold is None else _model_coef(cohold, cat, self.cand)
 
     # -- per-account context, once for all accounts ---------------------------------------
     def prepare(self, acc: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +217,15 @@ class _Recommender:
         churned = acc["frame"]["churned"] if "churned" in acc["frame"].columns else None
         active = (np.ones(len(ic), bool) if churned is None
                   else ~churned.fillna(False).to_numpy(dtype=bool))
+        # the co-holding model's segment log-odds, per (industry, size) combination
+        mseg = None
+        if self.cohold is not None:
+            combo_i = np.repeat(np.array([*ind_u, None], dtype=object), n_s)
+            combo_s = np.tile(np.array([*size_u, None], dtype=object), n_i)
+            pos = pd.Index(self.cohold.candidates_).get_indexer(cat.product_ids[cand])
+            mseg = self.cohold.segment_logit(combo_i, combo_s)[:, pos].astype(np.float32)
         return {"seg": ic * n_s + sc, "q": q.astype(np.float32), "active": active,
+                "model_seg": mseg,
                 "logit_q": np.log(q / (1 - q)).astype(np.float32), "ind": ic, "elig": elig,
                 "size": sc, "fs_u": fs_u, "typ": typ.astype(np.float32),
                 "size_factor": size_factor.astype(np.float32), "model": model_code}
@@ -221,9 +248,11 @@ class _Recommender:
         gain = self.gain.points(depth, (xd @ self.gain.cug) > 0, ctx["model"][lo:hi],
                                 self.fam_idx, self.is_cug)
         q = ctx["q"][seg]
+        model_logit = (None if self.mcoef is None
+                       else xd @ self.mcoef + ctx["model_seg"][seg])
         terms = _Terms(co, ctx["logit_q"][seg], q, self.p[self.cand].astype(np.float32), gain,
                        ctx["size_factor"][size], evidence_weight=prm.evidence_weight,
-                       loyalty_unit=prm.loyalty_unit)
+                       loyalty_unit=prm.loyalty_unit, model_logit=model_logit)
         return {"x": x, "depth": depth, "allowed": allowed, "terms": terms, "gain": gain,
                 "typical": ctx["typ"][size], "segment_share": q,
                 "function_service": ctx["fs_u"][size]}
@@ -247,7 +276,8 @@ class _Recommender:
         sl = slice(lo * kk, hi * kk)
         f = out.floats[:, sl]
         f[0] = np.exp(top_s.astype(np.float64)).ravel()
-        f[1] = sc["terms"].evidence_at(blend.co_holding, r, top).ravel()
+        f[1] = (sc["terms"].model_at(r, top) if blend.uses_model
+                else sc["terms"].evidence_at(blend.co_holding, r, top)).ravel()
         f[2] = sc["gain"][r, top].ravel()
         f[3] = sc["typical"][r, top].ravel()
         np.multiply(f[1], f[3], out=f[4])
@@ -255,15 +285,18 @@ class _Recommender:
         out.product[sl] = cand[top].ravel()
         out.valid[sl] = np.isfinite(top_s).ravel()
         out.function_service[lo:hi] = sc["function_service"]
-        # the held product adding most evidence to each suggestion (over the sparse held
+        # the held product adding most to each suggestion's log score (its co-holding
+        # log-lift and / or model coefficient, as weighted by the blend; over the sparse held
         # entries: the cost grows with holdings, not accounts x products)
         x = sc["x"]
         nz_row = np.repeat(np.arange(n), np.diff(x.indptr))
         because = np.full((n, kk), -1, np.int64)
-        for t in range(kk if blend.evidence * blend.co_holding > 0 else 0):  # the k ranks
-            best, arg = _row_argmax(x.indptr, self.w[x.indices, top[nz_row, t]], nz_row)
+        push = self._because_weights(blend)
+        for t in range(kk if push is not None else 0):  # the k ranks
+            best, arg = _row_argmax(x.indptr, push[x.indices, top[nz_row, t]], nz_row)
             because[:, t] = np.where(best > 0, x.indices[np.maximum(arg, 0)], -1)
-        f[6] = np.where(because >= 0, self.lift[np.maximum(because, 0), top], np.nan).ravel()
+        lift = self.lift[np.maximum(because, 0), top]
+        f[6] = np.where((because >= 0) & (lift > 0), lift, np.nan).ravel()
         out.because[sl] = because.ravel()
         # competitor products held whose substitute is a suggestion (largest spend wins)
         sp_ = _rows_matrix(self.h.spend, acc["rows"][lo:hi])
@@ -279,6 +312,33 @@ class _Recommender:
         new_family = sc["depth"][r, self.fam_idx[top]] == 0
         out.reason[sl] = np.select([displaces >= 0, self.industry_app[top], new_family,
                                     self.is_cug[top]], [0, 1, 2, 3], default=4).ravel()
+
+    def _because_weights(self, blend: Blend) -> np.ndarray | None:
+        """products x candidates: what holding a product adds to a candidate's log score
+        through the blend's co-holding terms (None: the blend has none)."""
+        ev = blend.evidence * blend.co_holding * self.params.evidence_weight
+        if ev <= 0 and not blend.uses_model:
+            return None
+        if not blend.uses_model:
+            return self.w  # one term: its own scale orders the same
+        push = np.float32(blend.model) * self._require_model()
+        return push + np.float32(ev) * self.w if ev > 0 else push
+
+    def _require_model(self) -> np.ndarray:
+        if self.mcoef is None:
+            raise ValueError("the blend uses the co-holding model, and none was fitted")
+        return self.mcoef
+
+
+def _model_coef(cohold: CoHoldingModel, cat: _Catalogue, cand: np.ndarray) -> np.ndarray:
+    """products (of ``cat``) x candidates: the fitted model's holding coefficients (float32)."""
+    if not hasattr(cohold, "coef_"):
+        raise ValueError("cohold: a fitted CoHoldingModel is needed")
+    pos = pd.Index(cohold.candidates_).get_indexer(cat.product_ids[cand])
+    if (pos < 0).any():
+        missing = [str(p) for p in cat.product_ids[cand][pos < 0]]
+        raise ValueError(f"cohold: fitted without products {', '.join(missing[:5])}")
+    return cohold._coef_for(cat.product_ids)[:, pos].astype(np.float32)
 
 
 class _RecsOut:
