@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import state, widgets
+from ui import ranking, state, widgets
 from ui.session import current_user, labeller, lang, tr
 from valuation import bundling, charts, i18n
 from valuation.schema import enum_label
@@ -50,6 +50,8 @@ st.altair_chart(charts.coverage_heatmap(fam, seg, L, labeller=label_or_unknown),
                 width="stretch")
 
 st.subheader(tr("bundle.cross_sell"))
+with st.expander(tr("bundle.ranking"), icon=":material/leaderboard:"):
+    ranking.ranking_view(b, user, state.store(), state.analysis().settings)
 names = live.set_index("account_id")["name" if zh else "name_en"]
 pname = b.products.set_index("product_id")["name" if zh else "name_en"]
 top = recs[recs["rank"] == 1].sort_values("expected_revenue", ascending=False).head(300)

@@ -135,3 +135,27 @@ def test_admin_calibrates_on_the_settings_page(wide_db, tmp_path):
         assert weights["term_contract"] > 0 and weights["our_families"] == 0
     finally:
         os.environ["VALUATION_DB"] = str(wide_db)
+
+
+def test_bundling_ranks_by_the_model_chosen_here_and_an_admin_keeps_it(wide_db, tmp_path):
+    db = tmp_path / "rank.duckdb"
+    shutil.copy(wide_db, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _app("admin", "en").run()
+        at.switch_page("pages/bundling.py").run()
+        assert not at.exception
+        text = _texts(at)
+        assert "Ranked by **Co-holding model" in text
+        assert "chosen on this portfolio's own holdings" in text
+        at.button(key="rank_keep").click().run()
+        assert not at.exception
+        with Store(db) as s:
+            from valuation.bundling import Blend
+            from valuation.settings_store import active_settings
+
+            kept = Blend.from_settings(active_settings(s))
+        assert kept.uses_model
+        assert "kept in the settings by an admin" in _texts(at)
+    finally:
+        os.environ["VALUATION_DB"] = str(wide_db)

@@ -219,6 +219,8 @@ class Bundle:
     contracts: pd.DataFrame
     metrics: pd.DataFrame
     recommendations: pd.DataFrame
+    blend: Any = None  # the ranking in use (bundling.Blend)
+    choice: Any = None  # the held-out choice behind it (bundling.BlendChoice or None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -229,11 +231,16 @@ def _bundle(path: str, data_version: str, settings_id: int) -> Bundle:
     a = _analysis(path, data_version, settings_id)
     products, contracts = s.read_table("products"), s.read_table("contracts")
     h = bundling.load_holdings(s)
-    g = bundling.build_graph(h, products, accounts=a.frame)
+    params = bundling.BundlingParams.from_settings(a.settings)
+    g = bundling.build_graph(h, products, accounts=a.frame, params=params)
+    blend, choice = bundling.blend_in_use(h, products, a.frame, settings=a.settings)
     return Bundle(
         holdings=h, graph=g, products=products, contracts=contracts,
-        metrics=bundling.bundle_metrics(h, g, products, contracts=contracts, as_of=None),
-        recommendations=bundling.recommend(h, g, products, a.frame, k=5, settings=a.settings),
+        metrics=bundling.bundle_metrics(h, g, products, contracts=contracts, as_of=None,
+                                        params=params),
+        recommendations=bundling.recommend(h, g, products, a.frame, k=5, settings=a.settings,
+                                           params=params, blend=blend),
+        blend=blend, choice=choice,
     )
 
 

@@ -374,11 +374,15 @@ def _recommend(args: argparse.Namespace) -> int:
                 print(_choice_text(result))
             return 0
         a = analyse(frame, settings)
-        graph = bundling.build_graph(h, products, accounts=a.frame)
-        recs = bundling.recommend(h, graph, products, a.frame, k=args.k, settings=settings)
+        params = bundling.BundlingParams.from_settings(settings)
+        graph = bundling.build_graph(h, products, accounts=a.frame, params=params)
+        blend, _choice = bundling.blend_in_use(h, products, a.frame, settings=settings)
+        recs = bundling.recommend(h, graph, products, a.frame, k=args.k, settings=settings,
+                                  params=params, blend=blend)
     if args.out is not None:
         _write(recs, args.out)
-    print(f"{len(recs):,} suggestions for {recs['account_id'].nunique():,} accounts")
+    print(f"{len(recs):,} suggestions for {recs['account_id'].nunique():,} accounts, ranked by "
+          f"{blend.name}")
     return 0
 
 

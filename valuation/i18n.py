@@ -648,6 +648,35 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chart.coverage": ("Family coverage by segment", "各细分的产品族覆盖率"),
     "action.download_csv": ("Download CSV", "下载 CSV"),
     "import.title": ("Import data", "数据导入"),
+    "bundle.ranking": ("How suggestions are ranked", "推荐如何排序"),
+    "blend.in_use": ("Ranked by **{name}**", "排序方式:**{name}**"),
+    "blend.stored": ("kept in the settings by an admin", "由管理员保存在设置中"),
+    "blend.auto": ("chosen on this portfolio's own holdings", "根据本组合的持有数据自动选择"),
+    "blend.no_choice": ("Too few accounts hold two products of ours to compare rankings: the "
+                        "default ranking is used.", "持有两个以上我方产品的客户太少,无法比较排序方式:使用默认排序。"),
+    "blend.caption": (
+        "One product each account holds was hidden and the rankings asked to find it: chosen "
+        "({chosen}) on {selection} accounts, hit rates shown on {test} other accounts the "
+        "choice never saw. Popularity is always a candidate, so the choice never loses to it "
+        "where it was made.",
+        "对每个客户隐藏一个已持有产品,看各排序方式能否找回:在 {selection} 个客户上选出({chosen}),"
+        "下表命中率来自选择时未使用的另外 {test} 个客户。热门度始终是候选,因此选中的方式在选择集上不会输给它。"),
+    "blend.col.ranking": ("Ranking", "排序方式"),
+    "blend.col.selection": ("Hit@{k}, choice half", "前{k}命中率(选择集)"),
+    "blend.col.test": ("Hit@{k}, other half", "前{k}命中率(测试集)"),
+    "blend.keep": ("Keep “{name}” in the settings", "将“{name}”保存到设置"),
+    "blend.comment": ("cross-sell ranking chosen by evidence: {name}", "按验证结果选择的交叉销售排序:{name}"),
+    "blend.name.popularity": ("Popularity only", "仅热门度"),
+    "blend.name.segment_popularity": ("Popularity in the segment", "同细分热门度"),
+    "blend.name.evidence": ("Co-holding evidence", "共持证据"),
+    "blend.name.model": ("Co-holding model", "共持模型"),
+    "blend.name.model_l0.25": ("Co-holding model + loyalty gain", "共持模型 + 忠诚度提升"),
+    "blend.name.model_z1": ("Co-holding model + size rule", "共持模型 + 规模规则"),
+    "blend.name.model_e1c0.25": ("Co-holding model + co-holding evidence", "共持模型 + 共持证据"),
+    "blend.name.hand_tuned": ("Former fixed blend", "原固定组合"),
+    "blend.name.default": ("Default blend", "默认组合"),
+    "blend.name.custom": ("Custom blend", "自定义组合"),
+    "blend.name.grid": ("Blend {name}", "组合 {name}"),
     "import.admin_only": ("Only admins may import data.", "仅支撑经理可导入数据。"),
     "import.caption": (
         "CSV (UTF-8 or GBK), Excel or Parquet; English or Chinese headers. "

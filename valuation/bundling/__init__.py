@@ -25,7 +25,12 @@ from valuation.bundling.common import (
     BundlingParams,
 )
 from valuation.bundling.common import OURS as OURS
-from valuation.bundling.evaluate import BlendChoice, choose_blend, evaluate_recommender
+from valuation.bundling.evaluate import (
+    BlendChoice,
+    blend_in_use,
+    choose_blend,
+    evaluate_recommender,
+)
 from valuation.bundling.graph import build_graph, ego_graph, graph_frames, layout
 from valuation.bundling.holdings import Holdings, holdings_from_frame, load_holdings
 from valuation.bundling.metrics import bundle_metrics, explain_bundle
@@ -52,6 +57,7 @@ __all__ = [
     "SEGMENT_POPULARITY_BLEND",
     "WhatIf",
     "blend_candidates",
+    "blend_in_use",
     "build_graph",
     "bundle_metrics",
     "choose_blend",

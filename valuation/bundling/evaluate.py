@@ -42,6 +42,7 @@ from valuation.config import Settings
 
 __all__ = [
     "BlendChoice",
+    "blend_in_use",
     "choose_blend",
     "evaluate_recommender",
 ]
@@ -228,6 +229,24 @@ def choose_blend(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, *,
         selection={"seed": int(seed), "accounts": sel["accounts"]},
         test={"seed": t_seed, "accounts": test["accounts"]},
         selection_accounts=ids[sel["rows"]], test_accounts=ids[test["rows"]])
+
+
+def blend_in_use(h: Holdings, products: pd.DataFrame, accounts: pd.DataFrame, *,
+                 settings: Settings | None, seed: int = 0) -> tuple[Blend, BlendChoice | None]:
+    """The ranking the suggestions use, and the evidence for it: the blend an admin saved in
+    the settings (``bundling.blend_*``) if any, else the one :func:`choose_blend` picks on this
+    portfolio. The choice (None when too few accounts hold two products of ours to choose:
+    then the default blend) is returned either way, so its figures can be shown."""
+    params = BundlingParams.from_settings(settings)
+    try:
+        choice: BlendChoice | None = choose_blend(h, products, accounts, seed=seed,
+                                                  settings=settings, params=params)
+    except ValueError:
+        choice = None
+    stored = settings is not None and any(k.startswith("bundling.blend_") for k in settings.values)
+    if stored or choice is None:
+        return Blend.from_settings(settings), choice
+    return choice.blend, choice
 
 
 def _eligible_rows(h: Holdings, cat: _Catalogue, min_held: int) -> np.ndarray:
