@@ -97,8 +97,8 @@ def _weights(m: dict[str, Any]) -> pd.DataFrame:
             if not (w["old"] is None and not w["new"])]
     return pd.DataFrame({
         tr("settings.dimension"): [tr(f"col.{d}_score") for d, _ in rows],
-        tr("cal.measure"): [MEASURES[w["measure"]].label_zh if zh else MEASURES[w["measure"]].label_en
-                            for _, w in rows],
+        tr("cal.measure"): [MEASURES[w["measure"]].label_zh if zh
+                            else MEASURES[w["measure"]].label_en for _, w in rows],
         tr("cal.old"): [w["old"] for _, w in rows],
         tr("cal.new"): [w["new"] if w["new"] is not None else w["old"] for _, w in rows],
         tr("cal.available"): [tr("label.yes") if w["available"] else tr("cal.unavailable")

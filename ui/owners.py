@@ -33,7 +33,8 @@ def unassigned_view(store: Store, user: User, frame: pd.DataFrame, users: pd.Dat
     inds = sorted(pool["industry"].dropna().unique())
     tiers = sorted(pool["tier"].dropna().unique())
     pick_city = c[0].multiselect(tr("col.city"), cities, key="own_city",
-                                 format_func=lambda x: i18n.city(x, L), placeholder=tr("filter.any"))
+                                 format_func=lambda x: i18n.city(x, L),
+                                 placeholder=tr("filter.any"))
     pick_ind = c[1].multiselect(tr("col.industry"), inds, key="own_ind",
                                 format_func=lambda x: i18n.enum("industry", x, L),
                                 placeholder=tr("filter.any"))

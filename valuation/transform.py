@@ -139,13 +139,12 @@ def run_transform(t: Transform) -> TransformResult:
             label = f"{t.label} › {name}" + (f" ({', '.join(used)})" if used else "")
             order.append(label)
             try:
-                tbl = con.sql(f'SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}"').to_arrow_table()
+                quoted = name.replace('"', '""')
+                tbl = con.sql(f'SELECT * FROM "{quoted}"').to_arrow_table()
             except duckdb.Error as e:
                 problems.append(_problem(label, table, f"view {name}: {_first_line(e)}",
                                          f"视图 {name}：{_first_line(e)}"))
                 continue
-            if isinstance(tbl, pa.RecordBatchReader):
-                tbl = tbl.read_all()
             headers, raw, rows = _frame(tbl)
             labels[label] = table
             sources.append(ingest.canonical(label, table, headers, raw, rows, False,
@@ -244,7 +243,8 @@ def _arrow(headers: list[str], frame: pd.DataFrame, rows: np.ndarray, label: str
             problems.append(ingest.Problem(
                 label, "", None, name, None, "unknown_column",
                 f"header {name!r} appears twice; the second is read as {name}_{i + 1}",
-                severity="warning", message_zh=f"表头“{name}”出现两次；第二个按 {name}_{i + 1} 读取"))
+                severity="warning",
+                message_zh=f"表头“{name}”出现两次；第二个按 {name}_{i + 1} 读取"))
             name = f"{name}_{i + 1}"
         col = frame[f"c{i}"] if f"c{i}" in frame else pd.Series([""] * len(frame), dtype="string")
         if pd.api.types.is_string_dtype(col.dtype) or pd.api.types.is_object_dtype(col.dtype):
