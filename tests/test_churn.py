@@ -184,6 +184,7 @@ def test_model_beats_the_rules_on_the_held_out_date(trained):
     ev = trained["evaluation"]
     m = ev["metrics"]
     assert ev["method"] == "model" and trained["method"] == "calibrated_gbm"
+    assert ev["mode"] == ev["status"] == trained["status"] == "time_split"
     assert ev["validation"]["as_of"] == ["2026-04-30"]
     assert churn.horizon_end(ev["train"]["as_of_last"], 6) <= pd.Timestamp("2026-04-30")
     assert ev["validation"]["events"] >= 50 and ev["train"]["events"] >= 100
@@ -211,7 +212,7 @@ def test_train_saves_model_and_card_beside_the_database(trained, demo_store, set
     p = scored["churn_probability"]
     assert p.between(0, 1).all() and p.std() > 0
     named = scored[["factor_1", "factor_2", "factor_3"]].stack().dropna()
-    assert set(named) <= set(churn.FEATURES)
+    assert set(named) <= set(model.features_)
     w = scored[["weight_1", "weight_2", "weight_3"]].to_numpy()
     ok = ~np.isnan(w[:, 1])
     assert (w[ok, 0] >= w[ok, 1]).all() and (w[~np.isnan(w)] > 0).all()
@@ -221,8 +222,9 @@ def test_scores_are_vectorised_and_leave_the_frame_alone(demo_store, settings, t
     model = churn.load_model(trained["model_path"])
     fr = churn.churn_frame(demo_store)
     before = fr.copy()
-    x = churn.feature_matrix(fr, settings=settings)
+    x = churn.feature_matrix(fr, settings=settings, products=model.products_)
     assert x.dtypes.eq("float32").all() and np.isfinite(x.to_numpy()).all()
+    assert list(x.columns) == model.features_
     pd.testing.assert_frame_equal(fr, before)
     proba = model.predict_proba(x)
     assert proba.shape == (len(x), 2) and np.allclose(proba.sum(1), 1)
@@ -231,18 +233,22 @@ def test_scores_are_vectorised_and_leave_the_frame_alone(demo_store, settings, t
 def test_fallback_below_min_events_ranks_by_the_rules(demo_store, settings, tmp_path):
     few = _with(settings, **{"churn.min_events": 100_000})
     out = churn.train(demo_store, settings=few, path=tmp_path / "m.joblib", evaluation=False)
-    assert out["method"] == "rules"
+    assert out["method"] == "rules" and out["status"] == "rules_fallback"
     assert "churn.min_events" in out["message"] and "rules" in out["message"]
     model = churn.load_model(tmp_path / "m.joblib")
     assert model.fallback_ and model.model_ is None
     scored = churn.score_store(model, demo_store, settings=few)
-    ranked = scored.sort_values("churn_probability", kind="stable")
-    assert ranked["rules_score"].is_monotonic_increasing  # the ranking is the rules' ranking
+    assert model.products_ == [] and model.features_ == list(churn.FEATURES)
+    # the ranking is the rules' ranking (rates pooled where counts are rare: ties by count)
+    ranked = scored.sort_values(["churn_probability", "rules_score"], kind="stable")
+    assert ranked["rules_score"].is_monotonic_increasing
+    assert scored.groupby("rules_score")["churn_probability"].nunique().eq(1).all()
     assert scored.loc[scored["rules_score"] == 0, "factor_1"].isna().all()
     flagged = scored[scored["rules_score"] > 0]
     assert flagged["factor_1"].str.startswith("rule_").all()
     ev = churn.evaluate(demo_store, settings=few, n_boot=0)
     assert ev["method"] == "rules" and set(ev["metrics"]) == {"rules", "base_rate"}
+    assert ev["status"] == "rules_fallback" and ev["mode"] == "cross_sectional"
 
 
 def test_rules_on_the_toy_portfolio(tmp_path, settings):
@@ -256,7 +262,10 @@ def test_rules_on_the_toy_portfolio(tmp_path, settings):
     assert not flags[["rule_revenue_drop", "rule_arrears", "rule_escalation",
                       "rule_competitor_new"]].any().any()
     score = churn.rules_score(fr, settings).set_axis(fr["account_id"].astype(str))
-    assert score.to_dict() == {"A001": 0, "A002": 2, "A003": 1, "A004": 0, "A005": 0, "A006": 0}
+    # A003-A006 have no contract at all: the no-contract rule
+    assert flags["rule_no_contract"].to_dict() == {
+        a: a not in ("A001", "A002") for a in flags.index}
+    assert score.to_dict() == {"A001": 0, "A002": 2, "A003": 2, "A004": 1, "A005": 1, "A006": 1}
 
 
 # -- survival, lifetime value, value at risk ----------------------------------------------------
@@ -333,9 +342,13 @@ def test_too_short_a_history_says_so(tmp_path, settings):
     with _toy(tmp_path) as s:  # 12 months of bills: one snapshot with 6 months of follow-up
         assert churn.eligible_dates(s, horizon_months=6) == [date(2025, 12, 31)]
         ev = churn.evaluate(s, settings=settings)
-        assert ev["method"] == "none" and "two as-of dates" in ev["error"]
+        # no time split (one date); the latest labelled date has no churn: the rules, and why
+        assert ev["mode"] == "cross_sectional" and ev["status"] == "rules_fallback"
+        assert ev["method"] == "rules" and "two as-of dates" in ev["reason"]
+        assert "churn.min_events" in ev["message"]
         out = churn.train(s, settings=settings, path=tmp_path / "m.joblib")
         assert out["method"] == "rules" and "churn.min_events" in out["message"]
+        assert out["status"] == "rules_fallback" and out["mode"] == "cross_sectional"
         assert churn.load_model(tmp_path / "m.joblib").fallback_
 
 
@@ -451,7 +464,8 @@ def test_what_if_risk_reads_the_changed_bundle(demo_store, settings, trained):
         (revenue + 1000.0) * settings.get("churn.margin_rate") * rem["discounted_months"].iloc[0])
     held = one.assign(our_families=2, our_products=changes["our_products"])
     held.attrs = dict(cf.attrs)
-    p_held = model.risk(churn.feature_matrix(held, settings=settings))[0]
+    p_held = model.risk(churn.feature_matrix(held, settings=settings,
+                                             products=model.products_))[0]
     assert moved.at["churn_probability", "after"] == pytest.approx(p_held)
     # without a model only the survival rows; with neither, nothing
     assert list(churn.what_if_risk(one, changes, settings=settings, survival=fits).index) == [

@@ -1,13 +1,18 @@
 """The churn frame, its features, the transparent rules and the churn label.
 
-``churn_frame``: the account frame of :mod:`valuation.features` plus three dated roll-ups.
+``churn_frame``: the account frame of :mod:`valuation.features` plus four dated roll-ups
+(among them ``our_product_ids``, the products of ours live at the as-of date).
 ``feature_matrix`` reads only columns of it, so nothing dated after its as-of date reaches
-the features; the transparent rules (``RULES``) are features too. The label is churn within
-the horizon after an as-of date: ``as_of < churn_date <= horizon_end(as_of, horizon)``.
+the features: the fixed base list ``FEATURES`` (the transparent rules, ``RULES``, are
+features too) plus, when asked, one ``holds_<product_id>`` indicator per product of ours
+(``top_products`` picks the most held; a fitted model keeps its list). ``rule_evaluation``
+reads each rule against the churn it was meant to flag. The label is churn within the
+horizon after an as-of date: ``as_of < churn_date <= horizon_end(as_of, horizon)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,15 +27,20 @@ from valuation.store import Store
 __all__ = [
     "FEATURES",
     "FEATURE_LABELS",
+    "PRODUCT_PREFIX",
     "RULES",
     "Rule",
     "churn_frame",
+    "feature_labels",
     "feature_matrix",
     "history_start",
     "horizon_end",
     "label",
+    "product_feature",
+    "rule_evaluation",
     "rule_flags",
     "rules_score",
+    "top_products",
 ]
 
 _MONTH_DAYS = 365.25 / 12
@@ -41,6 +51,9 @@ _SIZES = tuple(schema.ENUMS["size_class"])
 _CREDIT = {"C": 1, "B": 2, "A": 3, "AA": 4, "AAA": 5}
 _FOOTPRINT = {"local": 1, "provincial": 2, "national": 3, "multinational": 4}
 _ADMIN = {"township": 1, "county": 2, "prefecture": 3, "province": 4, "ministry": 5}
+_SEP = "\x1f"  # between the product ids of ``our_product_ids`` (ASCII unit separator)
+
+PRODUCT_PREFIX = "holds_"  # product indicator features: holds_<product_id>
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ RULES: tuple[Rule, ...] = (
     Rule("rule_competitor_new", "Competitor product newly held", "新增异网产品",
          ("warnings.competitor_new_days",)),
     Rule("rule_competitor_held", "Holds competitor products", "使用异网产品", ()),
+    Rule("rule_no_contract", "No term contract", "无在约协议", ()),
 )
 
 # Feature name -> (English, Chinese) label. The order is the model's column order.
@@ -117,8 +131,9 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
 }
 FEATURES: tuple[str, ...] = tuple(FEATURE_LABELS)
 
-# Three dated roll-ups the account frame lacks: the three bills before this month, the latest
-# start of a competitor product held now, the latest end of a contract that has ended.
+# Four dated roll-ups the account frame lacks: the three bills before this month, the latest
+# start of a competitor product held now, the latest end of a contract that has ended, and
+# the products of ours held now (their ids, sorted, joined by $sep).
 _EXTRAS_SQL = """
 WITH
 prev AS (
@@ -139,19 +154,29 @@ ended AS (
     FROM contracts c
     WHERE c.start_date <= $as_of AND c.end_date < $as_of
     GROUP BY c.account_id
+),
+ours AS (
+    SELECT h.account_id,
+           string_agg(DISTINCT h.product_id, $sep ORDER BY h.product_id) AS our_product_ids
+    FROM holdings h
+    WHERE h.provider = 'ours' AND h.start_date <= $as_of
+          AND (h.end_date IS NULL OR h.end_date > $as_of)
+    GROUP BY h.account_id
 )
 SELECT a.account_id, coalesce(prev.billed_prev_3m, 0) AS billed_prev_3m,
-       comp.last_competitor_start, ended.last_contract_end
+       comp.last_competitor_start, ended.last_contract_end, ours.our_product_ids
 FROM accounts a
 LEFT JOIN prev ON prev.account_id = a.account_id
 LEFT JOIN comp ON comp.account_id = a.account_id
 LEFT JOIN ended ON ended.account_id = a.account_id
+LEFT JOIN ours ON ours.account_id = a.account_id
 WHERE a.onboard_date <= $as_of
 ORDER BY a.account_id
 """
-# Survival: the accounts live at a landmark, with our product families held then and their
 
-_EXTRA_COLUMNS = ("billed_prev_3m", "last_competitor_start", "last_contract_end")
+_EXTRA_COLUMNS = ("billed_prev_3m", "last_competitor_start", "last_contract_end",
+                  "our_product_ids")
+_BASE_EXTRAS = _EXTRA_COLUMNS[:3]  # what the base features and the rules read
 
 
 def churn_frame(store: Store, *, as_of: date | None = None,
@@ -159,30 +184,35 @@ def churn_frame(store: Store, *, as_of: date | None = None,
     """The account frame as of ``as_of`` plus the dated roll-ups the churn features need.
 
     With ``frame`` (an account frame already built for its ``attrs["as_of"]``) only the
-    extra columns are added, to a copy. ``attrs`` carries ``as_of`` and ``history_start``
-    (the first billed month in the store: earlier facts are not observed)."""
+    extra columns are added, to a copy. ``our_product_ids`` holds the ids of the products of
+    ours live at the as-of date, sorted and joined by the unit separator (categorical: the
+    portfolio has far fewer distinct bundles than accounts; missing = none held). ``attrs``
+    carries ``as_of`` and ``history_start`` (the first billed month in the store: earlier
+    facts are not observed)."""
     if frame is None:
         frame = features.account_frame(store, as_of=as_of)
     as_of_ts = pd.Timestamp(frame.attrs.get("as_of") or as_of or features.data_as_of(store))
     params = {"as_of": as_of_ts.date(),
               "m1": (as_of_ts - pd.DateOffset(months=1)).date(),
-              "m4": (as_of_ts - pd.DateOffset(months=4)).date()}
+              "m4": (as_of_ts - pd.DateOffset(months=4)).date(), "sep": _SEP}
     cur = store.cursor()
     try:
         extra = cur.sql(_EXTRAS_SQL, params=params).df()
     finally:
         cur.close()
+    extra["our_product_ids"] = extra["our_product_ids"].astype("category")
     out = frame.drop(columns=[c for c in _EXTRA_COLUMNS if c in frame.columns])
     ids = out["account_id"].astype(str).to_numpy()
     if len(ids) == len(extra) and np.array_equal(ids, extra["account_id"].astype(str).to_numpy()):
         for c in _EXTRA_COLUMNS:
-            out[c] = extra[c].to_numpy()
+            out[c] = extra[c].array
     else:  # a filtered or reordered frame: match by account, keep its index
         by_id = extra.set_index(extra["account_id"].astype(str))
         key = pd.Series(ids, index=out.index)
         for c in _EXTRA_COLUMNS:
-            out[c] = key.map(by_id[c])
+            out[c] = key.map(by_id[c].astype(object) if c == "our_product_ids" else by_id[c])
         out["billed_prev_3m"] = out["billed_prev_3m"].fillna(0.0)
+        out["our_product_ids"] = out["our_product_ids"].astype("category")
     out.attrs = dict(frame.attrs)
     out.attrs["as_of"] = as_of_ts.date().isoformat()
     start = history_start(store)
@@ -196,13 +226,16 @@ def history_start(store: Store) -> date | None:
     return None if v is None else pd.Timestamp(v).date()
 
 
-def feature_matrix(frame: pd.DataFrame, *, settings: Settings) -> pd.DataFrame:
-    """The model's features (``FEATURES``, float32) for every row of a churn frame.
+def feature_matrix(frame: pd.DataFrame, *, settings: Settings,
+                   products: Sequence[str] = ()) -> pd.DataFrame:
+    """The model's features (float32) for every row of a churn frame: ``FEATURES``, then one
+    indicator ``holds_<product_id>`` (1 = a product of ours live at the as-of date) per id
+    in ``products``, in that order (a fitted model's ``products_``; see ``top_products``).
 
     Only columns of the frame are read, and the frame holds only facts dated up to its
     as-of date. Ratios without a denominator are 0; "months since / until" are capped at
     24 (no such date = 24); rule flags follow ``RULES`` with the thresholds in ``settings``."""
-    _require(frame, ("onboard_date", "monthly_revenue", *_EXTRA_COLUMNS))
+    _require(frame, ("onboard_date", "monthly_revenue", *_BASE_EXTRAS))
     f = frame
     as_of = pd.Timestamp(f.attrs["as_of"])
     num = _num(f)
@@ -259,11 +292,94 @@ def feature_matrix(frame: pd.DataFrame, *, settings: Settings) -> pd.DataFrame:
     out.update({f"industry_{i}": ind == j for j, i in enumerate(_INDUSTRIES)})
     flags = rule_flags(frame, settings=settings)
     out.update({r.name: flags[r.name] for r in RULES})
-    values = np.empty((len(f), len(FEATURES)), dtype=np.float32, order="F")  # column by column
+    products = [str(p) for p in products]
+    names = [*FEATURES, *(product_feature(p) for p in products)]
+    values = np.empty((len(f), len(names)), dtype=np.float32, order="F")  # column by column
     for j, name in enumerate(FEATURES):
         values[:, j] = np.asarray(out[name], dtype=np.float32)
+    if products:
+        _require(frame, ("our_product_ids",))
+        values[:, len(FEATURES):] = _held(f["our_product_ids"], products)
     np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return pd.DataFrame(values, index=f.index, columns=list(FEATURES), copy=False)
+    return pd.DataFrame(values, index=f.index, columns=names, copy=False)
+
+
+def product_feature(product_id: str) -> str:
+    """The feature name of the indicator for one product of ours: ``holds_<product_id>``."""
+    return f"{PRODUCT_PREFIX}{product_id}"
+
+
+def top_products(frame: pd.DataFrame, *, n: int | None = 12, min_holders: int = 10) -> list[str]:
+    """The ``n`` products of ours held by most accounts of a churn frame (live holdings at its
+    as-of date; pass the live rows), each held by at least ``min_holders``: the product
+    indicators a model learns. Most held first, ties by product id; ``n=None``: all."""
+    _require(frame, ("our_product_ids",))
+    holders = _holders(frame["our_product_ids"])
+    holders = holders[holders >= max(int(min_holders), 1)]
+    ranked = holders.rename("holders").rename_axis("product_id").reset_index() \
+        .sort_values(["holders", "product_id"], ascending=[False, True], kind="stable")
+    ids = ranked["product_id"].astype(str).tolist()
+    return ids if n is None else ids[: max(int(n), 0)]
+
+
+def feature_labels(names: Iterable[str], products: pd.DataFrame | None = None
+                   ) -> dict[str, tuple[str, str]]:
+    """(English, Chinese) labels of features: ``FEATURE_LABELS`` for the base list and, for a
+    product indicator, "Holds: <name_en>" / "持有：<name>" from ``products`` (the products
+    table: product_id, name, name_en; the product id where a name is missing)."""
+    named: dict[str, tuple[str, str]] = {}
+    if products is not None and len(products):
+        pid = products["product_id"].astype(str)
+        zh = products["name"].astype(object).where(products["name"].notna(), pid) \
+            if "name" in products.columns else pid
+        en = products["name_en"].astype(object).where(products["name_en"].notna(), zh) \
+            if "name_en" in products.columns else zh
+        named = dict(zip(pid, zip(en.astype(str), zh.astype(str), strict=True), strict=True))
+    out: dict[str, tuple[str, str]] = {}
+    for name in names:
+        if name in FEATURE_LABELS:
+            out[name] = FEATURE_LABELS[name]
+        elif name.startswith(PRODUCT_PREFIX):
+            p = name[len(PRODUCT_PREFIX):]
+            en, zh = named.get(p, (p, p))
+            out[name] = (f"Holds: {en}", f"持有：{zh}")
+        else:
+            out[name] = (name, name)
+    return out
+
+
+def rule_evaluation(x: pd.DataFrame, y: Any) -> pd.DataFrame:
+    """Each rule of ``RULES`` read against the churn it should flag, on labelled rows (a
+    feature matrix ``x`` and its labels ``y``, e.g. a ``training_set``).
+
+    One row per rule (index: rule name): label_en, label_zh, flagged_rows, flagged_share
+    (share of rows the rule flags), rate_flagged / rate_not_flagged (churn rate of the rows
+    it flags / does not flag; NaN without such rows), lift (rate_flagged / the overall
+    rate) and weak (lift below 1: the rule flags accounts that churn less than average)."""
+    yv = np.asarray(y).astype(np.float64)
+    if len(yv) != len(x):
+        raise ValueError("x and y differ in length")
+    rules = [r for r in RULES if r.name in x.columns]
+    flags = x[[r.name for r in rules]].to_numpy() > 0
+    n = len(yv)
+    hit = flags.sum(0).astype(np.int64)
+    pos = (flags * yv[:, None]).sum(0)
+    total = float(yv.sum())
+    overall = total / n if n else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_in = np.where(hit > 0, pos / np.maximum(hit, 1), np.nan)
+        rate_out = np.where(n - hit > 0, (total - pos) / np.maximum(n - hit, 1), np.nan)
+        lift = rate_in / overall if overall > 0 else np.full(len(rules), np.nan)
+    return pd.DataFrame({
+        "label_en": [r.label_en for r in rules],
+        "label_zh": [r.label_zh for r in rules],
+        "flagged_rows": hit,
+        "flagged_share": hit / n if n else np.full(len(rules), np.nan),
+        "rate_flagged": rate_in,
+        "rate_not_flagged": rate_out,
+        "lift": lift,
+        "weak": np.nan_to_num(lift, nan=1.0) < 1.0,
+    }, index=pd.Index([r.name for r in rules], name="rule"))
 
 
 def rule_flags(frame: pd.DataFrame, *, settings: Settings) -> pd.DataFrame:
@@ -277,9 +393,11 @@ def rule_flags(frame: pd.DataFrame, *, settings: Settings) -> pd.DataFrame:
     - escalation: at least ``lifecycle.warning_escalations`` escalated complaints in 12 months;
     - competitor new: a competitor product first held within ``warnings.competitor_new_days``;
     - competitor held: any competitor product in the communication, information or industry
-      families (entanglement).
+      families (entanglement);
+    - no contract: no live agreement of any type at the as-of date (none started by then
+      and ending on or after it).
     """
-    _require(frame, _EXTRA_COLUMNS)
+    _require(frame, _BASE_EXTRAS)
     f = frame
     as_of = pd.Timestamp(f.attrs["as_of"])
     num = _num(f)
@@ -305,11 +423,12 @@ def rule_flags(frame: pd.DataFrame, *, settings: Settings) -> pd.DataFrame:
                             >= float(settings.get("lifecycle.warning_escalations"))).to_numpy(bool),
         "rule_competitor_new": comp_new.to_numpy(bool),
         "rule_competitor_held": (num("competitor_families") > 0).to_numpy(bool),
+        "rule_no_contract": f["next_contract_end"].isna().to_numpy(bool),
     }, index=f.index)
 
 
 def rules_score(frame: pd.DataFrame, settings: Settings) -> pd.Series:
-    """The transparent rules-only churn risk: how many of ``RULES`` an account trips (0-6).
+    """The transparent rules-only churn risk: how many of ``RULES`` an account trips (0-7).
 
     The baseline the model must beat, and the ranking used when there are too few churn
     events to learn from."""
@@ -341,6 +460,39 @@ def _require(frame: pd.DataFrame, cols: tuple[str, ...]) -> None:
         raise ValueError(f"the frame lacks {', '.join(missing)}: build it with churn.churn_frame")
     if "as_of" not in frame.attrs:
         raise ValueError("the frame has no attrs['as_of']: build it with churn.churn_frame")
+
+
+def _codes_and_bundles(col: pd.Series) -> tuple[np.ndarray, int, pd.Series]:
+    """Each row's bundle code (-1 = none held), the number of distinct bundles and, per
+    bundle, its product ids exploded (index = bundle code): bundles are far fewer than
+    accounts, so the work is per bundle."""
+    cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
+    codes = np.asarray(cat.cat.codes, dtype=np.int64)
+    bundles = pd.Series(cat.cat.categories.astype(str), dtype=object)
+    ids = bundles.str.split(_SEP).explode()
+    return codes, len(bundles), ids[ids.notna() & (ids != "")]
+
+
+def _holders(col: pd.Series) -> pd.Series:
+    """Accounts holding each product (from ``our_product_ids``)."""
+    codes, n_bundles, ids = _codes_and_bundles(col)
+    per_bundle = np.bincount(codes[codes >= 0], minlength=n_bundles)
+    counts = pd.Series(per_bundle[ids.index.to_numpy(np.int64)], index=ids.to_numpy(),
+                       dtype="int64")
+    return counts.groupby(level=0).sum()
+
+
+def _held(col: pd.Series, products: list[str]) -> np.ndarray:
+    """(rows, len(products)) float32 indicators: the row's bundle holds the product."""
+    codes, n_bundles, ids = _codes_and_bundles(col)
+    table = np.zeros((n_bundles + 1, len(products)), dtype=np.float32)  # last row: none held
+    wanted = pd.Index(products)
+    first = wanted[~wanted.duplicated()]  # a repeated id gets the same column
+    hit = ids[ids.isin(first)]
+    if len(hit):
+        table[hit.index.to_numpy(np.int64), first.get_indexer(hit.to_numpy())] = 1.0
+    table = table[:, first.get_indexer(wanted)]
+    return table[np.where(codes >= 0, codes, n_bundles)]
 
 
 def _num(f: pd.DataFrame) -> Any:

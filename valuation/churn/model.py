@@ -3,8 +3,10 @@
 ``ChurnModel`` is a gradient-boosting classifier calibrated on out-of-fold predictions
 (folds by account, so no account is calibrated on itself), next to a logistic baseline
 on standardised features (which also gives the top factors per account) and the
-transparent rules (``RULES``). Below ``churn.min_events`` churn events it fits no model
-and ranks by the rules, and says so.
+transparent rules (``RULES``). Its features are the fixed base list ``FEATURES`` plus the
+product indicators it picks at fit time (``products_``: the most held of the ``holds_*``
+columns offered), so its ``features_`` depend on the data. Below ``churn.min_events``
+churn events it fits no model and ranks by the rules, and says so.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from valuation.churn.frame import FEATURES, RULES
+from valuation.churn.frame import FEATURES, PRODUCT_PREFIX, RULES, product_feature
 
 __all__ = [
     "ChurnModel",
@@ -34,7 +36,10 @@ _P_FLOOR = 0.001  # model probabilities stay within [_P_FLOOR, 1 - _P_FLOOR]
 class ChurnModel(ClassifierMixin, BaseEstimator):
     """Calibrated gradient boosting, a logistic baseline and the rules, in one estimator.
 
-    ``fit(X, y, groups=account_ids)`` learns, on ``FEATURES``:
+    ``fit(X, y, groups=account_ids)`` learns, on ``FEATURES`` plus ``products_`` (of the
+    product indicators in ``X`` (``holds_<id>`` columns, see ``feature_matrix``), the
+    ``product_features`` held on most rows, each on at least ``min_product_holders``; the
+    full column list is ``features_``, and scoring reads exactly those columns):
 
     - ``model_``: ``CalibratedClassifierCV`` around ``HistGradientBoostingClassifier`` over
       ``cv`` folds grouped by account (an account's rows at every date stay in one fold, so
@@ -49,9 +54,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     - ``rules_rates_``: churn rate per number of rules tripped (smoothed towards the base
       rate, made non-decreasing): the rules-only baseline as a probability.
 
+    The boosted trees are shallow (``max_leaf_nodes`` 4): on one row per account (a
+    snapshot export of a few thousand customers) deeper trees overfit, and on the demo's
+    stacked month ends they rank no worse. ``train`` adds ``feature_labels_`` (English and
+    Chinese label per feature, product names from the products table) and ``card_``.
+
     With fewer than ``min_events`` churn events (distinct accounts with a positive label when
     ``groups`` is given, positive rows otherwise) it fits neither model: ``fallback_`` is
-    True, probabilities are the rules' rates and ``card_["message"]`` says why.
+    True, probabilities are the rules' rates (``products_`` empty: no indicator is read)
+    and ``card_["message"]`` says why.
     ``max_train_rows`` caps the rows the learners see: all churners are kept and a random
     share ``negative_rate_`` of the others; probabilities are then mapped back to the full
     population by the prior correction odds x ``negative_rate_`` (King & Zeng), which is
@@ -60,10 +71,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, horizon_months: int = 6, min_events: int = 100,
                  calibration: str = "isotonic", cv: int = 3, max_iter: int = 150,
-                 learning_rate: float = 0.08, max_leaf_nodes: int = 15,
+                 learning_rate: float = 0.08, max_leaf_nodes: int = 4,
                  min_samples_leaf: int = 40, l2_regularization: float = 1.0,
                  logistic_c: float = 0.5, max_train_rows: int | None = 100_000,
-                 ensemble: bool | str = "auto", random_state: int = 0) -> None:
+                 ensemble: bool | str = "auto", product_features: int = 12,
+                 min_product_holders: int = 10, random_state: int = 0) -> None:
         self.horizon_months = horizon_months
         self.min_events = min_events
         self.calibration = calibration
@@ -76,14 +88,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.logistic_c = logistic_c
         self.max_train_rows = max_train_rows
         self.ensemble = ensemble
+        self.product_features = product_features
+        self.min_product_holders = min_product_holders
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y: Any, *, groups: Any = None) -> ChurnModel:  # noqa: N803
-        x = _as_features(X)
+        offered = _offered_products(X)
         yv = np.asarray(y).astype(np.int8)
-        if len(yv) != len(x):
+        if len(yv) != len(X):
             raise ValueError("X and y differ in length")
-        self.features_ = list(FEATURES)
+        self.products_ = _pick_products(X, offered, int(self.product_features),
+                                        int(self.min_product_holders))
+        self.features_ = [*FEATURES, *(product_feature(p) for p in self.products_)]
+        x = _as_features(X, self.features_)
         self.classes_ = np.array([0, 1])
         self.rules_ = [r.name for r in RULES]
         self.negative_rate_ = 1.0
@@ -92,13 +109,17 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.n_events_ = (int(pd.Series(np.asarray(groups))[yv == 1].nunique())
                           if groups is not None else self.n_positive_rows_)
         self.base_rate_ = float(yv.mean()) if len(yv) else 0.0
-        self.rules_rates_ = _rule_rates(x[self.rules_].to_numpy().sum(1), yv, self.base_rate_)
+        self.rules_rates_ = _rule_rates(x[self.rules_].to_numpy().sum(1), yv, self.base_rate_,
+                                        len(self.rules_))
         self.fallback_ = self.n_events_ < int(self.min_events) or self.n_positive_rows_ < self.cv
+        if self.fallback_:  # the rules read no product indicator: scoring needs none
+            self.products_ = []
+            self.features_ = list(FEATURES)
         card: dict[str, Any] = {
             "horizon_months": int(self.horizon_months), "rows": self.n_rows_,
             "positive_rows": self.n_positive_rows_, "events": self.n_events_,
             "base_rate": round(self.base_rate_, 6), "min_events": int(self.min_events),
-            "features": self.features_, "rules": self.rules_,
+            "features": self.features_, "products": self.products_, "rules": self.rules_,
             "rules_rates": [round(float(r), 6) for r in self.rules_rates_],
             "sklearn_version": sklearn.__version__,
         }
@@ -150,7 +171,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                        "max_train_rows": self.max_train_rows,
                        "negative_rate": round(self.negative_rate_, 6),
                        "baseline": "StandardScaler + LogisticRegression",
-                       "logistic_c": self.logistic_c, "random_state": self.random_state},
+                       "logistic_c": self.logistic_c,
+                       "product_features": self.product_features,
+                       "min_product_holders": self.min_product_holders,
+                       "random_state": self.random_state},
         )
         self.card_ = card
         return self
@@ -166,7 +190,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def risk(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """Churn probability within the horizon (rules' rates in fallback), within
         [0.001, 0.999]."""
-        x = _as_features(X)
+        x = _as_features(X, self.features_)
         if self.fallback_:
             return self.rules_proba(x)
         p = _chunked(x, lambda part: self.model_.predict_proba(part)[:, 1])
@@ -176,15 +200,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def baseline_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The logistic baseline's churn probability (rules' rates in fallback)."""
-        x = _as_features(X)
+        x = _as_features(X, self.features_)
         if self.fallback_:
             return self.rules_proba(x)
         return _prior_shift(self.baseline_.predict_proba(x)[:, 1], self.negative_rate_)
 
     def rules_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The rules-only baseline: the training churn rate of accounts tripping as many rules."""
-        x = _as_features(X)
-        count = x[[r.name for r in RULES]].to_numpy().sum(1).astype(np.int64)
+        x = _as_features(X, self.rules_)
+        count = x.to_numpy().sum(1).astype(np.int64)
         return self.rules_rates_[np.clip(count, 0, len(self.rules_rates_) - 1)]
 
     def top_factors(self, X: pd.DataFrame, k: int = 3) -> pd.DataFrame:  # noqa: N803
@@ -195,7 +219,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         value: its push on the log-odds relative to an average account. It explains the
         transparent baseline, which ranks accounts much like the boosted model; in fallback
         the factors are the rules tripped, in ``RULES`` order, weight 1."""
-        x = _as_features(X)
+        x = _as_features(X, self.features_)
         n = len(x)
         names = np.array(self.features_, dtype=object)
         if self.fallback_:
@@ -216,18 +240,46 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 # ---------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------
-def _as_features(X: Any) -> pd.DataFrame:  # noqa: N803
+def _as_features(X: Any, names: list[str]) -> pd.DataFrame:  # noqa: N803
+    """The columns ``names`` of X (an array: its columns are ``names``)."""
     if not isinstance(X, pd.DataFrame):
-        return pd.DataFrame(np.asarray(X, np.float32), columns=list(FEATURES))
-    missing = [c for c in FEATURES if c not in X.columns]
+        arr = np.asarray(X, np.float32)
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise ValueError(f"X has {arr.shape[-1]} columns, the model reads {len(names)}")
+        return pd.DataFrame(arr, columns=list(names))
+    missing = [c for c in names if c not in X.columns]
     if missing:
-        raise ValueError(f"X lacks features {', '.join(missing[:5])}: use churn.feature_matrix")
-    return X[list(FEATURES)]
+        products = [c[len(PRODUCT_PREFIX):] for c in missing if c.startswith(PRODUCT_PREFIX)]
+        hint = (f"build it with churn.feature_matrix(..., products=model.products_) "
+                f"(missing products: {', '.join(products[:5])})" if products
+                else "use churn.feature_matrix")
+        raise ValueError(f"X lacks features {', '.join(missing[:5])}: {hint}")
+    return X[list(names)]
 
 
-def _rule_rates(count: np.ndarray, y: np.ndarray, base: float, prior_rows: float = 20.0
-                ) -> np.ndarray:
-    n = len(RULES) + 1
+def _offered_products(X: Any) -> list[str]:  # noqa: N803
+    """The product ids of the ``holds_*`` columns of X, in column order."""
+    if not isinstance(X, pd.DataFrame):
+        return []
+    return [str(c)[len(PRODUCT_PREFIX):] for c in X.columns
+            if str(c).startswith(PRODUCT_PREFIX)]
+
+
+def _pick_products(X: Any, offered: list[str], n: int, min_holders: int  # noqa: N803
+                   ) -> list[str]:
+    """Of the offered product indicators, the ``n`` set on most rows, each on at least
+    ``min_holders`` rows; most held first, ties in the order offered."""
+    if not offered or n <= 0:
+        return []
+    held = X[[product_feature(p) for p in offered]].to_numpy() > 0
+    count = held.sum(0)
+    order = np.argsort(-count, kind="stable")
+    return [offered[j] for j in order if count[j] >= max(min_holders, 1)][:n]
+
+
+def _rule_rates(count: np.ndarray, y: np.ndarray, base: float, n_rules: int,
+                prior_rows: float = 20.0) -> np.ndarray:
+    n = int(n_rules) + 1
     c = np.clip(count.astype(np.int64), 0, n - 1)
     rows = np.bincount(c, minlength=n).astype(float)
     pos = np.bincount(c, weights=y.astype(float), minlength=n)

@@ -32,6 +32,7 @@ __all__ = [
     "survival_frame",
 ]
 
+# Survival: the accounts live at a landmark, with our product families held then and their
 # first churn date (the account frame's definitions, without the rest of it).
 _SURVIVAL_SQL = """
 WITH fam AS (

@@ -8,13 +8,14 @@ pages; ``what_if_risk`` reads one account before and after a change to its holdi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
-from valuation.churn.frame import _EXTRA_COLUMNS, RULES, churn_frame, feature_matrix
+from valuation.churn.frame import _EXTRA_COLUMNS, _SEP, RULES, churn_frame, feature_matrix
 from valuation.churn.model import ChurnModel, _rule_factors
 from valuation.churn.survival import (
     _monthly_rate,
@@ -140,7 +141,8 @@ def portfolio_risk(store: Store, *, settings: Settings, model: ChurnModel | None
 
 def what_if_risk(churn_row: pd.DataFrame, changes: dict[str, Any], *, settings: Settings,
                  model: ChurnModel | None = None,
-                 survival: dict[str, KaplanMeierFitter] | None = None) -> pd.DataFrame:
+                 survival: dict[str, KaplanMeierFitter] | None = None,
+                 added: Iterable[str] = (), removed: Iterable[str] = ()) -> pd.DataFrame:
     """Churn probability, expected remaining months and lifetime value of one account before
     and after a change to its holdings: rows churn_probability (with a model),
     remaining_months and lifetime_value (with survival curves), columns before and after.
@@ -150,13 +152,21 @@ def what_if_risk(churn_row: pd.DataFrame, changes: dict[str, Any], *, settings: 
     The probability reads the changed holdings with the billing history as it is: a new
     product's revenue would otherwise look like a rising bill, which the model reads as
     loyalty it has not earned. Lifetime value takes the new monthly revenue and the curve
-    of the new bundle depth."""
+    of the new bundle depth. ``added`` / ``removed``: product ids (``bundling.WhatIf.added``
+    / ``removed``) that move the model's product indicators (``products_``) too."""
     if len(churn_row) != 1:
         raise ValueError(f"one account's row expected, got {len(churn_row)}")
     after = churn_row.copy()
     for c, v in changes.items():
-        if c in after.columns:
+        if c in after.columns and c != "our_product_ids":
             after[c] = pd.Series([v], index=after.index).astype(after[c].dtype, errors="ignore")
+    added, removed = {str(p) for p in added}, {str(p) for p in removed}
+    if "our_product_ids" in after.columns and (added or removed
+                                               or "our_product_ids" in changes):
+        now = changes.get("our_product_ids", after["our_product_ids"].astype(object).iloc[0])
+        held = set(str(now).split(_SEP)) if isinstance(now, str) and now else set()
+        ids = _SEP.join(sorted((held | added) - removed)) or None
+        after["our_product_ids"] = pd.Series([ids], index=after.index, dtype=object)
     held = after.copy()
     for c in _REVENUE_COLUMNS:
         if c in held.columns:
@@ -165,7 +175,8 @@ def what_if_risk(churn_row: pd.DataFrame, changes: dict[str, Any], *, settings: 
     if model is not None:
         both = pd.concat([churn_row, held], ignore_index=True)
         both.attrs = dict(churn_row.attrs)
-        p = model.risk(feature_matrix(both, settings=settings))
+        p = model.risk(feature_matrix(both, settings=settings,
+                                      products=getattr(model, "products_", [])))
         rows["churn_probability"] = (float(p[0]), float(p[1]))
     if survival:
         both = pd.concat([churn_row, after], ignore_index=True)
