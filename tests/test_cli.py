@@ -146,7 +146,9 @@ def test_bench_reports_every_stage(capsys):
     assert set(r["stages_s"]) >= {"generate", "load", "features", "scoring", "positioning",
                                   "pyramid", "bundling", "warnings", "churn_train", "churn_score",
                                   "churn_value"}
-    assert r["rows"]["churn_training_rows"] > 200  # month-end snapshots of the 200 accounts
+    # 200 accounts churn too rarely for a time split: one labelled month end, k-fold
+    assert r["churn_mode"] in ("cross_sectional", "rules_fallback")
+    assert 150 < r["rows"]["churn_training_rows"] <= 200
     assert all(v >= 0 for v in r["stages_s"].values()) and r["peak_rss_mb"] > 0
     assert r["rows"]["accounts"] == 300
 

@@ -115,10 +115,12 @@ def run(*, accounts: int, line_accounts: int | None = None, seed: int = 7,
 
         timed("churn_value", _value)
         rows["churn_training_rows"] = int(card.get("rows", 0))
+        churn_mode = card.get("mode")
     core = ("features", "scoring", "positioning", "pyramid")
     return {
         "accounts": accounts,
         "rows": rows,
+        "churn_mode": churn_mode,
         "stages_s": stages,
         "features_to_pyramid_s": round(sum(stages[k] for k in core), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

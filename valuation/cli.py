@@ -129,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--horizon", type=int, default=None, help="months (default: churn.horizon_months)")
     sp.add_argument("--json", action="store_true")
 
+    sp = cmd("rollup", _rollup, "Run the account and warning roll-ups on DuckDB or Apache Spark "
+             "over exported facts; per-account results as Parquet partitioned by city.")
+    from valuation.rollup import add_arguments
+
+    add_arguments(sp)
+
     sp = cmd("settings", _settings, "Show, validate or save scoring settings (TOML).")
     db(sp)
     sp.add_argument("--check", type=Path, default=None, help="validate a TOML file")
@@ -411,6 +417,12 @@ def _churn(args: argparse.Namespace) -> int:
         result = fn(s, settings=settings, horizon_months=args.horizon)
     print(json.dumps(result, indent=2 if args.json else None, default=str))
     return 0
+
+
+def _rollup(args: argparse.Namespace) -> int:
+    from valuation.rollup import run
+
+    return run(args)
 
 
 def _write(df: Any, out: Path) -> None:

@@ -12,6 +12,8 @@
 --                  v1 how many, txt the latest date.
 --   competitor_new a competitor product first held after $competitor_start, up to $as_of,
 --                  and still held. v1 how many, v2 their monthly spend, txt the product ids.
+--                  (sorted, ';'-joined: array_agg + array_sort + array_to_string, which
+--                  translate to Spark 3 and 4 alike; an ordered string aggregate does not).
 WITH
 bills AS (
     SELECT
@@ -65,6 +67,6 @@ WHERE i.kind = 'escalated_complaint' AND i.date > $complaint_start AND i.date <=
 GROUP BY i.account_id
 UNION ALL
 SELECT account_id, 'competitor_new', CAST(count(*) AS DOUBLE), sum(spend),
-       string_agg(product_id, ';' ORDER BY product_id)
+       array_to_string(array_sort(array_agg(product_id)), ';')
 FROM competitor_new
 GROUP BY account_id
