@@ -5,6 +5,7 @@ import tomllib
 import streamlit as st
 
 from ui import calibration, settings_editor, state, widgets
+from ui import retention as R
 from ui.session import current_user, lang, tr
 from valuation import charts, features, pyramid, settings_store
 from valuation.access import can_manage_settings
@@ -23,9 +24,9 @@ L = lang()
 doc = tomllib.loads(current.settings.source)
 st.caption(tr("settings.active", id=settings_store.active_settings_id(store) or tr("settings.defaults")))
 
-tab_models, tab_cuts, tab_cal, tab_toml, tab_history = st.tabs(
-    [tr("settings.models"), tr("settings.cuts"), tr("settings.calibrate"), tr("settings.toml"),
-     tr("settings.history")])
+tab_models, tab_cuts, tab_cal, tab_rules, tab_toml, tab_history = st.tabs(
+    [tr("settings.models"), tr("settings.cuts"), tr("settings.calibrate"), tr("settings.rules"),
+     tr("settings.toml"), tr("settings.history")])
 with tab_models:
     names = [m["name"] for m in doc["models"]]
     pick = st.selectbox(tr("col.model"), range(len(names)),
@@ -37,6 +38,13 @@ with tab_cuts:
 with tab_cal:
     calibrated = calibration.calibration_view(
         store, current.settings, settings_store.active_settings_id(store))
+with tab_rules:
+    st.caption(tr("settings.rules_caption"))
+    card = state.model_card()
+    if card and card.get("rules_evaluation"):
+        st.dataframe(R.rules_table(card["rules_evaluation"]), hide_index=True, width="stretch")
+    else:
+        st.info(tr("settings.rules_none"))
 with tab_toml:
     st.caption(tr("settings.toml_help"))
     raw = st.text_area(tr("settings.toml"), dump_settings(doc), height=420, key="set_toml_text")

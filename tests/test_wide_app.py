@@ -159,3 +159,31 @@ def test_bundling_ranks_by_the_model_chosen_here_and_an_admin_keeps_it(wide_db, 
         assert "kept in the settings by an admin" in _texts(at)
     finally:
         os.environ["VALUATION_DB"] = str(wide_db)
+
+
+def test_a_cross_sectional_model_says_so_and_its_rules_are_read_against_history(wide_db,
+                                                                                  tmp_path):
+    from valuation import churn
+    from valuation.settings_store import active_settings
+
+    db = tmp_path / "churn.duckdb"
+    shutil.copy(wide_db, db)
+    with Store(db) as s:
+        card = churn.train(s, settings=active_settings(s), horizon_months=1)
+    assert card["status"] == "cross_sectional"
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _app("admin", "en").run()
+        at.switch_page("pages/retention.py").run()
+        assert not at.exception
+        assert any("Cross-sectional" in str(w.value) for w in at.warning)
+        assert "5-fold cross-validation" in _texts(at)
+        at.switch_page("pages/settings.py").run()
+        assert not at.exception
+        rules = next(df.value for df in at.dataframe if "Lift" in df.value.columns)
+        row = rules.set_index("Rule").loc["No term contract"]
+        assert float(row["Lift"]) > 1.2
+        ending = rules.set_index("Rule").loc["Contract ending soon"]
+        assert ending["Weak"] == "lift < 1"
+    finally:
+        os.environ["VALUATION_DB"] = str(wide_db)

@@ -13,7 +13,7 @@ from ui.widgets import money, pct
 from valuation import charts, i18n
 
 __all__ = ["capacity_table", "counter_table", "history_table", "model_card_view", "order_table",
-           "pipeline_table", "queue_filter",
+           "pipeline_table", "queue_filter", "rules_table",
            "survival_view", "unflagged_table", "var_chart"]
 
 
@@ -126,8 +126,14 @@ def model_card_view(card: dict | None) -> None:
         return
     method = card.get("method", "rules")
     first, last = (card.get("as_of_dates") or {}).get("first"), (card.get("as_of_dates") or {}).get("last")
+    status = card.get("status", "rules_fallback" if method != "calibrated_gbm" else "time_split")
+    (st.warning if status != "time_split" else st.info)(tr(f"model.status.{status}"))
     st.markdown(tr(f"model.method.{'model' if method == 'calibrated_gbm' else 'rules'}",
                    events=card.get("events", 0), min_events=card.get("min_events", 0)))
+    if card.get("mean_predicted") is not None and card.get("observed_rate") is not None:
+        st.caption(tr("model.calibration", predicted=pct(card["mean_predicted"]),
+                      observed=pct(card["observed_rate"]))
+                   + ("" if card.get("calibration_ok", True) else " " + tr("model.calibration_off")))
     st.caption(tr("model.trained", at=str(card.get("trained_at", "–")).replace("T", " ")[:16],
                   as_of=card.get("data_as_of") or "–", first=first or "–", last=last or "–",
                   accounts=f"{card.get('accounts', 0):,}", events=f"{card.get('events', 0):,}",
@@ -146,13 +152,39 @@ def model_card_view(card: dict | None) -> None:
         }), hide_index=True, width="stretch")
         val = ev.get("validation") or {}
         gain = ev.get("auc_gain_vs_rules") or {}
-        st.caption(tr("model.validation", as_of=", ".join(val.get("as_of", [])) or "–",
+        key = "model.validation_cv" if status == "cross_sectional" else "model.validation"
+        as_of = val.get("as_of", [])
+        as_of = ", ".join(as_of) if isinstance(as_of, list) else str(as_of or "")
+        st.caption(tr(key, as_of=as_of or "–",
                       rows=f"{val.get('rows', 0):,}", events=f"{val.get('events', 0):,}")
                    + (" " + tr("model.gain", diff=f"{gain['diff']:+.3f}",
                                low=f"{gain['low']:+.3f}", high=f"{gain['high']:+.3f}")
                       if gain.get("diff") is not None else ""))
     elif card.get("data_version") is not None:
         st.caption(tr("model.no_evaluation"))
+    rules = card.get("rules_evaluation") or (ev.get("rules_evaluation") if ev else None)
+    if rules:
+        st.markdown(f"**{tr('model.rules_title')}**")
+        st.dataframe(rules_table(rules), hide_index=True, width="stretch")
+        weak = [r for r in rules if r.get("weak")]
+        if weak:
+            st.caption(tr("model.rules_weak", rules="、".join(
+                r["label_zh"] if lang() == "zh" else r["label_en"] for r in weak)))
+
+
+def rules_table(rules: list[dict]) -> pd.DataFrame:
+    """Each transparent churn rule read against history: how often it fires, the churn rate
+    when it does and when not, and its lift (a rule below 1 flags accounts that stay)."""
+    zh = lang() == "zh"
+    return pd.DataFrame({
+        tr("model.rule"): [r["label_zh"] if zh else r["label_en"] for r in rules],
+        tr("model.flagged_share"): [pct(r.get("flagged_share")) for r in rules],
+        tr("model.rate_flagged"): [pct(r.get("rate_flagged")) for r in rules],
+        tr("model.rate_not_flagged"): [pct(r.get("rate_not_flagged")) for r in rules],
+        tr("model.rule_lift"): [None if r.get("lift") is None else round(r["lift"], 2)
+                                for r in rules],
+        tr("model.weak"): [tr("model.weak_yes") if r.get("weak") else "" for r in rules],
+    })
 
 
 def survival_view(curves_by: dict[str, pd.DataFrame], *, key: str) -> None:

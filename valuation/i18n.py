@@ -240,6 +240,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pyramid.drill": ("Accounts in a tier", "层级客户明细"),
     "settings.title": ("Settings", "评估设置"),
     "settings.calibrate": ("Calibrate to churn", "按离网校准"),
+    "settings.rules": ("Churn rules", "离网规则"),
+    "settings.rules_caption": (
+        "How each transparent churn rule did on the history the churn model was trained on. "
+        "Their thresholds are the warnings.* and lifecycle.* settings in the settings file.",
+        "各透明离网规则在离网模型训练所用历史上的表现。其阈值即设置文件中的 warnings.* 与 lifecycle.* 设置。"),
+    "settings.rules_none": ("Train the churn model (Import page) to read the rules against "
+                            "history.", "请先训练离网模型(数据导入页),再查看规则的历史表现。"),
     "cal.caption": (
         "Fit each model's loyalty and competitor weights to this portfolio's churn history: "
         "a loyalty measure can only lower the risk, a competitor measure only raise it; "
@@ -382,6 +389,31 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{last}, {events} churn events, churn within {months} months.",
         "训练于 {at},数据截至 {as_of}:{accounts} 个客户,月末快照 {first} 至 {last},"
         "{events} 个离网事件,预测 {months} 个月内离网。"),
+    "model.status.time_split": ("Tested on a later period than it learned from (time split).",
+                                "已在晚于训练数据的时期检验(时间切分)。"),
+    "model.status.cross_sectional": (
+        "Cross-sectional: churn in this history sits in one period, so the model was learned "
+        "and 5-fold cross-validated on one month end. It is not tested on a later period.",
+        "横截面模型:历史中的离网集中在一个时期,模型在单一月末上训练并做5折交叉验证,未在后续时期检验。"),
+    "model.status.rules_fallback": (
+        "Rules only: too few churn events to learn a model; accounts are ranked by the rules.",
+        "仅规则:离网事件过少,未训练模型,按规则排序。"),
+    "model.calibration": ("Mean predicted churn {predicted} against {observed} observed.",
+                          "平均预测离网概率 {predicted},实际离网率 {observed}。"),
+    "model.calibration_off": ("The probabilities are off: retrain on newer data.",
+                              "概率偏离实际:请用更新的数据重新训练。"),
+    "model.rules_title": ("The rules on history", "规则的历史表现"),
+    "model.rule": ("Rule", "规则"),
+    "model.flagged_share": ("Share flagged", "触发占比"),
+    "model.rate_flagged": ("Churn when flagged", "触发时离网率"),
+    "model.rate_not_flagged": ("Churn when not", "未触发时离网率"),
+    "model.rule_lift": ("Lift", "提升度"),
+    "model.weak": ("Weak", "弱规则"),
+    "model.weak_yes": ("lift < 1", "提升度<1"),
+    "model.rules_weak": (
+        "Weak on this history (they flag accounts that churn less than average): {rules}. "
+        "Review their thresholds on the Settings page.",
+        "在本组合历史上偏弱(被触发的客户离网率低于平均):{rules}。请在评估设置页复核其阈值。"),
     "model.ranker": ("Ranking by", "排序依据"),
     "model.ranker.model": ("Churn model", "离网模型"),
     "model.ranker.logistic": ("Logistic baseline", "逻辑回归基线"),
@@ -391,6 +423,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Validated on later data than it learned from (as of {as_of}: {rows} accounts, "
         "{events} churned within the horizon).",
         "在晚于训练数据的时点验证(截至 {as_of}:{rows} 个客户,其中 {events} 个在预测期内离网)。"),
+    "model.validation_cv": (
+        "Validated by 5-fold cross-validation on {as_of}: {rows} accounts, {events} churned "
+        "within the horizon; each account scored by a model that never saw it.",
+        "在 {as_of} 上做5折交叉验证:{rows} 个客户,其中 {events} 个在预测期内离网;每个客户都由未见过它的模型打分。"),
     "model.gain": ("AUC gain over the rules: {diff} (95% interval {low} to {high}).",
                    "AUC 较规则提升 {diff}(95%区间 {low} 至 {high})。"),
     "model.no_evaluation": ("Too little history for a time-split evaluation.",
