@@ -99,8 +99,13 @@ def _weights(m: dict[str, Any]) -> pd.DataFrame:
         tr("settings.dimension"): [tr(f"col.{d}_score") for d, _ in rows],
         tr("cal.measure"): [MEASURES[w["measure"]].label_zh if zh
                             else MEASURES[w["measure"]].label_en for _, w in rows],
-        tr("cal.old"): [w["old"] for _, w in rows],
-        tr("cal.new"): [w["new"] if w["new"] is not None else w["old"] for _, w in rows],
+        tr("cal.old"): [_weight(w["old"]) for _, w in rows],
+        tr("cal.new"): [_weight(w["new"] if w["new"] is not None else w["old"]) for _, w in rows],
         tr("cal.available"): [tr("label.yes") if w["available"] else tr("cal.unavailable")
                               for _, w in rows],
     })
+
+
+def _weight(x: float | None) -> str:
+    """A weight as a scorecard shows it; "–" for a measure the model does not use."""
+    return "–" if x is None else f"{x:g}"

@@ -131,8 +131,7 @@ def _probability(p: float) -> str:
 def churn_panel(account_id: str, *, has_open_order: bool) -> None:
     """Churn probability and its main factors, lifetime value, value at risk and the
     account's survival curve (its bundle depth against the whole portfolio)."""
-    from valuation.churn import FEATURE_LABELS
-
+    FEATURE_LABELS = state.feature_labels()  # noqa: N806 - the model's, product ones too
     risk = state.churn_scores()
     st.markdown(f"**{tr('account.churn_risk')}**")
     if account_id not in risk.index:

@@ -220,10 +220,11 @@ def unflagged_table(risk: pd.DataFrame, frame: pd.DataFrame, open_accounts: set[
     r = r[r.index.isin(frame["account_id"].astype(str))]
     top = r.nlargest(n, "revenue_at_risk")
     info = frame.set_index(frame["account_id"].astype(str)).reindex(top.index)
-    from valuation.churn import FEATURE_LABELS
+    from ui.state import feature_labels
 
+    labels = feature_labels()
     idx = 1 if lang() == "zh" else 0
-    factor = top["factor_1"].map(lambda f: FEATURE_LABELS.get(f, (f, f))[idx]
+    factor = top["factor_1"].map(lambda f: labels.get(f, (f, f))[idx]
                                  if isinstance(f, str) else "")
     return pd.DataFrame({
         tr("col.account_id"): top.index,

@@ -17,7 +17,7 @@ from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store, default_db_path
 
 __all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "ensure_work_orders", "model_card", "revenue_trend", "scoped_frame",
+           "churn_scores", "ensure_work_orders", "feature_labels", "model_card", "revenue_trend", "scoped_frame",
            "store", "survival_curves", "survival_fits", "users"]
 
 
@@ -197,6 +197,14 @@ def churn_probability() -> pd.Series | None:
     if risk.attrs.get("risk_source") == "none":
         return None
     return risk["churn_probability"]
+
+
+def feature_labels() -> dict[str, tuple[str, str]]:
+    """(English, Chinese) labels of the churn model's features, product indicators included."""
+    from valuation.churn import FEATURE_LABELS
+
+    labels = getattr(churn_model(), "feature_labels_", None)
+    return {**FEATURE_LABELS, **(labels or {})}
 
 
 def model_card() -> dict[str, Any] | None:

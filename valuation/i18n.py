@@ -386,7 +386,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "仅 {events} 个离网事件(少于 {min_events}):未训练模型,按透明规则排序。"),
     "model.trained": (
         "Trained {at} on data as of {as_of}: {accounts} accounts at month ends {first} to "
-        "{last}, {events} churn events, churn within {months} months.",
+        "{last}, {events} churn events, churn within {months} month(s).",
         "训练于 {at},数据截至 {as_of}:{accounts} 个客户,月末快照 {first} 至 {last},"
         "{events} 个离网事件,预测 {months} 个月内离网。"),
     "model.status.time_split": ("Tested on a later period than it learned from (time split).",
