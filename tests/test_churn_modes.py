@@ -43,7 +43,7 @@ def _with(settings: Settings, **values: object) -> Settings:
 
 @pytest.fixture(scope="module")
 def wide(wide_path):
-    with Store(wide_path, read_only=True) as s:
+    with Store(wide_path) as s:
         yield s
 
 
@@ -156,7 +156,7 @@ def test_too_few_events_on_the_date_fall_back_to_the_rules_and_say_so(wide, sett
 # -- the time split on the demo ---------------------------------------------------------------
 def test_demo_keeps_the_time_split_and_its_auc(demo_path, settings):
     enough = _with(settings, **{"churn.min_events": 50})
-    with Store(demo_path, read_only=True) as s:
+    with Store(demo_path) as s:
         ev = churn.evaluate(s, settings=enough)
         assert ev["mode"] == ev["status"] == "time_split" and ev["method"] == "model"
         assert ev["train"]["events"] >= 50 and ev["validation"]["as_of"] == ["2026-04-30"]

@@ -14,7 +14,7 @@ from valuation.store import Store
 
 
 def _portfolio(path):
-    with Store(path, read_only=True) as s:
+    with Store(path) as s:
         return (b.load_holdings(s), s.read_table("products"), features.account_frame(s))
 
 

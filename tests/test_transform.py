@@ -14,7 +14,7 @@ from wide_export import EXAMPLES, generator, write_export
 
 
 def _count(db: Path, table: str) -> int:
-    with Store(db, read_only=True) as s:
+    with Store(db) as s:
         return int(s.scalar(f'SELECT count(*) FROM "{table}"'))
 
 
