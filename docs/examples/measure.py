@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +67,7 @@ def measure(store: Store, *, horizon: int, churn_horizon: int, seed: int) -> dic
     h = bundling.load_holdings(store)
     choice = bundling.choose_blend(h, store.read_table("products"), features.account_frame(store),
                                    seed=seed, settings=active_settings(store))
-    out["recommend"] = {"chosen": choice.name, **choice.methods("test")}
+    out["recommend"] = {**choice.methods("test"), "chosen_name": choice.name}
     return out
 
 
@@ -143,7 +144,7 @@ def table(name: str, results: dict[int, dict[str, Any]]) -> str:
                        ("sklearn_logistic_cv", "churn: plain LogisticRegressionCV, same folds"),
                        ("sklearn_boosting", "churn: plain HistGradientBoosting, same folds")):
         row(label, lambda r, k=key: _auc(r["churn"].get(k)))
-    row("cross-sell: chosen ranking", lambda r: r["recommend"]["chosen"])
+    row("cross-sell: chosen ranking", lambda r: r["recommend"]["chosen_name"])
     for key in ("chosen", "popularity", "segment_popularity", "evidence"):
         row(f"cross-sell hit@3 / hit@5, {key} (test half)", lambda r, k=key: (
             f"{r['recommend'][k]['hit@3']:.3f} / {r['recommend'][k]['hit@5']:.3f}"
@@ -152,6 +153,7 @@ def table(name: str, results: dict[int, dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    warnings.simplefilter("ignore", FutureWarning)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=7000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
@@ -167,7 +169,9 @@ def main() -> None:
             with _wide(args.rows, seed, tmp) as s:
                 wide[seed] = measure(s, horizon=1, churn_horizon=1, seed=seed)
         out["wide"] = wide
-        print(table(f"wide export, {args.rows:,} customers", wide) + "\n")
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        print(table(f"wide export, {args.rows:,} customers", wide) + "\n", flush=True)
         if args.demo:
             demo = {}
             for seed in args.demo_seeds:
