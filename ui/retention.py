@@ -181,7 +181,7 @@ def rules_table(rules: list[dict]) -> pd.DataFrame:
         tr("model.flagged_share"): [pct(r.get("flagged_share")) for r in rules],
         tr("model.rate_flagged"): [pct(r.get("rate_flagged")) for r in rules],
         tr("model.rate_not_flagged"): [pct(r.get("rate_not_flagged")) for r in rules],
-        tr("model.rule_lift"): [None if r.get("lift") is None else round(r["lift"], 2)
+        tr("model.rule_lift"): ["–" if r.get("lift") is None else f"{r['lift']:.2f}"
                                 for r in rules],
         tr("model.weak"): [tr("model.weak_yes") if r.get("weak") else "" for r in rules],
     })
