@@ -48,6 +48,8 @@ from valuation.store import Store
 __all__ = [
     "BLOCKING_RULES",
     "EXCEL_MAX_ROWS",
+    "XLSX_MAX_BYTES",
+    "XLSX_MAX_CELLS",
     "MAX_PROBLEMS",
     "RULE_ZH",
     "WARNING_RULES",
@@ -72,6 +74,11 @@ __all__ = [
 
 MAX_PROBLEMS = 100
 EXCEL_MAX_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows minus the header
+# Workbooks are refused before parsing when their sheets (worksheet XML and shared strings,
+# uncompressed, as the zip directory says) or their declared cells (<dimension ref=...>) exceed
+# these; import_files / read_files / read_raw take xlsx_max_bytes= / xlsx_max_cells= to override.
+XLSX_MAX_BYTES = 500_000_000
+XLSX_MAX_CELLS = 50_000_000
 
 # Hidden columns of the raw frames returned by read_files: where each row came from.
 FILE_COL = "__file__"
@@ -92,6 +99,10 @@ _KINDS = {
 
 BLOCKING_RULES: tuple[str, ...] = (
     "unreadable",
+    "encoding",
+    "quote",
+    "too_large",
+    "nested_column",
     "unknown_table",
     "mapping",
     "empty",
@@ -112,6 +123,10 @@ WARNING_RULES: tuple[str, ...] = (
 
 RULE_ZH: dict[str, str] = {
     "unreadable": "无法读取",
+    "encoding": "编码",
+    "quote": "引号",
+    "too_large": "文件过大",
+    "nested_column": "嵌套列",
     "unknown_table": "未知表",
     "mapping": "映射文件",
     "empty": "无数据",
@@ -145,9 +160,11 @@ _BOOLS = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
 
 _THOUSANDS = r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?"
 _DATE_PATTERNS = (
-    # 2024-03-01, 2024/3/1, 2024.3.1, optionally followed by a time (ignored)
+    # 2024-03-01, 2024/3/1, 2024.3.1, optionally followed by a time and an offset (checked:
+    # 00:00-23:59:59, offsets up to +-14:59, then ignored: the day is kept)
     r"^(?P<y>\d{4})(?P<s>[-/.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})"
-    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$",
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d*)?)?"
+    r"(?:Z|[+-](?P<zh>\d{2}):?(?P<zm>\d{2}))?)?$",
     r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日$",
     r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$",
 )
@@ -493,9 +510,19 @@ def _toml_problem(label: str, src: Any, e: tomllib.TOMLDecodeError) -> Problem:
 # Reading
 # ---------------------------------------------------------------------------------------------
 class _UnreadableError(Exception):
-    def __init__(self, en: str, zh: str) -> None:
+    """A file that cannot be read; ``row`` / ``column`` / ``rule`` say where and why when known."""
+
+    def __init__(self, en: str, zh: str, *, row: int | None = None, column: str | None = None,
+                 rule: str = "unreadable", value: str | None = None) -> None:
         super().__init__(en)
         self.en, self.zh = en, zh
+        self.row, self.column, self.rule, self.value = row, column, rule, value
+
+
+@dataclass(frozen=True)
+class _Limits:
+    xlsx_max_bytes: int | None = None  # None: the module's XLSX_MAX_BYTES at call time
+    xlsx_max_cells: int | None = None
 
 
 @dataclass
@@ -580,8 +607,65 @@ def _expand(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
     return unique, problems
 
 
+def _line(raw: bytes | str, at: int) -> int:
+    """Physical line (1-based) of offset ``at``: the header line is row 1."""
+    return raw.count(b"\n" if isinstance(raw, bytes) else "\n", 0, at) + 1
+
+
+_GB_CLASS: np.ndarray | None = None  # code point -> 0 neutral, 1 common Chinese, 2 unlikely
+_GB_CHUNK = 1 << 22  # characters scored at a time
+
+
+def _gb_class() -> np.ndarray:
+    """Code point classes for telling GBK text from other encodings read as GBK: GB2312 (the
+    6,763 common simplified characters and its punctuation, full-width forms) is common;
+    other CJK ideographs, compatibility ideographs and private-use code points (where the
+    bytes of Big5, Shift-JIS and Windows-1252 text mostly land) are unlikely."""
+    global _GB_CLASS
+    if _GB_CLASS is None:
+        t = np.zeros(0x110000, dtype=np.int8)
+        t[0x3400:0x4DC0] = 2
+        t[0x4E00:0xA000] = 2
+        t[0xE000:0xFB00] = 2  # private use, CJK compatibility ideographs
+        t[0x2000:0x2070] = 1  # general punctuation
+        t[0x3000:0x3040] = 1  # CJK punctuation
+        t[0xFF00:0xFFF0] = 1  # full-width forms
+        pairs = [bytes((lead, trail)) for lead in range(0xA1, 0xF8) for trail in range(0xA1, 0xFF)]
+        for b in pairs:
+            try:
+                t[ord(b.decode("gb2312"))] = 1
+            except UnicodeDecodeError:
+                continue
+        _GB_CLASS = t
+    return _GB_CLASS
+
+
+def _implausible_gbk(text: str) -> int | None:
+    """Offset of the first unlikely character when ``text`` (decoded as GB18030) does not look
+    like Chinese text: some unlikely characters and no common ones, or fewer than four common
+    characters per unlikely one. None when it looks fine. Vectorised per chunk of 4M chars."""
+    table = _gb_class()
+    good = rare = 0
+    first: int | None = None
+    for start in range(0, len(text), _GB_CHUNK):
+        cp = np.frombuffer(text[start:start + _GB_CHUNK].encode("utf-32-le"), dtype="<u4")
+        k = table[cp]
+        good += int(np.count_nonzero(k == 1))
+        bad = np.flatnonzero(k == 2)
+        rare += len(bad)
+        if first is None and len(bad):
+            first = start + int(bad[0])
+    if rare and (good == 0 or (rare >= 2 and good < 4 * rare)):
+        return first
+    return None
+
+
 def _decode(raw: bytes) -> tuple[bytes, str]:
-    """UTF-8 bytes of a text file and the encoding it was in (UTF-8, UTF-8 BOM, UTF-16, GB18030)."""
+    """UTF-8 bytes of a text file and the encoding it was in (UTF-8, UTF-8 BOM, UTF-16, GB18030).
+
+    Refuses (rule ``encoding``, naming the row) binary data (a NUL byte anywhere), UTF-8 text
+    with invalid bytes, bytes that are neither UTF-8 nor GB18030, and text that decodes as
+    GB18030 but is not plausibly Chinese (Big5, Shift-JIS, Windows-1252 read as GBK)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16").encode("utf-8"), "utf-16"
@@ -590,8 +674,11 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     if raw.startswith(b"PK\x03\x04"):
         raise _UnreadableError("this is a zip/Excel workbook, not CSV text: name it .xlsx",
                           "这是 Excel 工作簿（zip），不是 CSV 文本：请使用 .xlsx 扩展名")
-    if b"\x00" in raw[:4096]:
-        raise _UnreadableError("binary data, not CSV text", "二进制数据，不是 CSV 文本")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise _UnreadableError("binary data (a NUL byte), not CSV text",
+                               "二进制数据（含 NUL 字节），不是 CSV 文本",
+                               row=_line(raw, nul), rule="encoding")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
         enc = "utf-8-sig"
@@ -600,13 +687,43 @@ def _decode(raw: bytes) -> tuple[bytes, str]:
     try:
         raw.decode("utf-8")
         return raw, enc
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as e:
+        utf8_error = e
+    # Mostly UTF-8 (at least four valid multi-byte characters per invalid sequence; GBK text
+    # read as UTF-8 gives far fewer): a damaged UTF-8 file, not a GBK one.
+    loose = raw.decode("utf-8", errors="replace")
+    n_bad = loose.count("\ufffd")
+    n_ok = len(loose) - len(loose.encode("ascii", errors="ignore")) - n_bad
+    if enc == "utf-8-sig" or n_ok >= 4 * n_bad:
+        raise _UnreadableError(
+            f"invalid UTF-8 (byte 0x{raw[utf8_error.start]:02x}) in a UTF-8 file",
+            f"UTF-8 文件中有无效字节（0x{raw[utf8_error.start]:02x}）",
+            row=_line(raw, utf8_error.start), rule="encoding")
     try:
-        return raw.decode("gb18030").encode("utf-8"), "gb18030"
-    except UnicodeDecodeError:
-        raise _UnreadableError("text is neither UTF-8 nor GBK/GB18030",
-                          "文本编码既不是 UTF-8 也不是 GBK/GB18030") from None
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError as e:
+        raise _UnreadableError(
+            "text is neither UTF-8 nor GBK/GB18030: save it as UTF-8",
+            "文本编码既不是 UTF-8 也不是 GBK/GB18030：请另存为 UTF-8",
+            row=_line(raw, e.start), rule="encoding") from None
+    at = _implausible_gbk(text)
+    if at is not None:
+        others = []
+        for name, shown in (("big5", "Big5"), ("shift_jis", "Shift-JIS"),
+                            ("cp1252", "Windows-1252")):
+            try:
+                raw.decode(name)
+                others.append(shown)
+            except UnicodeDecodeError:
+                continue
+        maybe = f" (it may be {' or '.join(others)})" if others else ""
+        maybe_zh = f"（可能是 {' 或 '.join(others)}）" if others else ""
+        raise _UnreadableError(
+            f"the text is not UTF-8 and does not read as Chinese GBK/GB18030{maybe}: "
+            "save it as UTF-8",
+            f"文本不是 UTF-8，按 GBK/GB18030 读出的也不像中文{maybe_zh}：请另存为 UTF-8",
+            row=_line(text, at), rule="encoding", value=text[at])
+    return text.encode("utf-8"), "gb18030"
 
 
 def _read_csv(path: Path, label: str
@@ -669,16 +786,107 @@ def _read_csv(path: Path, label: str
                 if at >= 0:
                     row = lead + data.count(b"\n", 0, at) + 1
                     pos = at + 1
+            if "\n" in text or "\r" in text or text.count('"') % 2:  # a quote left open
+                problems.append(Problem(
+                    label, "", row, None, text, "quote",
+                    f"a quote (\") opened in this row is not closed: it swallows the "
+                    f"{text.count(chr(10))} lines after it; close or remove it",
+                    message_zh=f"该行的引号（\"）没有闭合，吞掉了其后 {text.count(chr(10))} 行："
+                    "请补上或删除该引号"))
+                continue
             problems.append(Problem(
                 label, "", row, None, text, "unreadable",
                 f"this row has {actual} fields but the header has {expected}",
                 message_zh=f"该行有 {actual} 个字段，而表头有 {expected} 个"))
+    rows = np.arange(2, tbl.num_rows + 2, dtype=np.int64) + lead
+    if tbl.num_rows and data.count(b"\n") + (not data.endswith(b"\n")) > tbl.num_rows + 1:
+        # more lines than records: blank lines, or quoted values spanning lines
+        quoted = _check_multiline(tbl, header, delim, rows, label)
+        if quoted is not None:
+            rows, found = quoted
+            if found:
+                return (header, pd.DataFrame(), np.zeros(0, dtype=np.int64), problems + found,
+                        len(ragged) + len(found))
     df = tbl.to_pandas()
-    rows = np.arange(2, len(df) + 2, dtype=np.int64) + lead
     return header, df, rows, problems, len(ragged)
 
 
+_MAX_QUOTE_CHECKS = 1000  # records with line breaks and many delimiters looked at one by one
+
+
+def _check_multiline(tbl: pa.Table, header: list[str], delim: str, rows: np.ndarray,
+                     label: str) -> tuple[np.ndarray, list[Problem]] | None:
+    """Row numbers corrected for values spanning lines, and ``quote`` problems for records
+    that a stray quote made of several rows. None when no value spans lines.
+
+    A record is refused when every non-blank physical line it spans, read with quotes
+    ignored, has at least the header's number of fields: each line is a row of its own,
+    merged by a quote that opened a field (``A1,"Port group,...``) and was closed rows
+    later, or never meant to open one. A legitimate multi-line note
+    (``...,"line 1\nline 2"``) has lines of one or a few fields. Vectorised over the
+    records; only records holding at least a row's delimiters inside their cells are looked
+    at one by one."""
+    ncols = len(header)
+    nl: np.ndarray | None = None
+    for name in tbl.column_names:
+        col = tbl.column(name)
+        if pc.any(pc.match_substring(col, "\n")).as_py():
+            cnt = pc.count_substring(col, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+            nl = cnt if nl is None else nl + cnt
+    if nl is None:
+        return None
+    before = np.concatenate(([0], np.cumsum(nl)[:-1]))
+    rows = rows + before  # a record starts as many lines later as the records before it span
+    problems: list[Problem] = []
+    if ncols < 2:
+        return rows, problems
+    multi = np.flatnonzero(nl > 0)
+    sub = tbl.take(pa.array(multi))
+    delims = np.zeros(len(multi), dtype=np.int64)
+    for name in sub.column_names:
+        delims += pc.count_substring(sub.column(name), delim).to_numpy(
+            zero_copy_only=False).astype(np.int64)
+    # two such lines put at least a row's delimiters inside the cells
+    suspects = np.flatnonzero(delims >= ncols - 1)[:_MAX_QUOTE_CHECKS]
+    if not len(suspects):
+        return rows, problems
+    cells = sub.take(pa.array(suspects)).to_pylist()
+    for k, rec in zip(suspects, cells, strict=True):
+        values = [rec[n] or "" for n in sub.column_names]
+        lines = [line for line in delim.join(values).replace("\r\n", "\n").split("\n")
+                 if line.strip()]  # blank lines (a quote left open at the end) tell nothing
+        if len(lines) < 2 or any(line.count(delim) < ncols - 1 for line in lines):
+            continue
+        j = next(i for i, v in enumerate(values) if "\n" in v)
+        n = len(lines) - 1
+        problems.append(Problem(
+            label, "", int(rows[multi[k]]), header[j] or None, values[j], "quote",
+            f"a quoted value starting in this row runs over {n} line break"
+            f"{'s' if n > 1 else ''} and holds {n} more row{'s' if n > 1 else ''} of "
+            f"{ncols} fields: a quote (\") was probably not meant to open a field, or was "
+            "not closed; remove it, or double it (\"\") inside a quoted value",
+            message_zh=f"从该行开始的带引号的值跨越了 {n} 个换行，包含了 {n} 行完整的 {ncols} "
+            "个字段的数据：引号（\"）可能是误输入或没有闭合；请删除它，或在带引号的值中写成 \"\""))
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return rows, problems
+
+
 def _read_parquet(path: Path) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+    try:
+        fields = list(pq.read_schema(path))
+    except Exception as e:  # noqa: BLE001 - any parquet/arrow failure means unreadable
+        raise _UnreadableError(f"cannot read as Parquet: {e}",
+                               f"无法按 Parquet 读取：{e}") from None
+    nested = [f for f in fields if pa.types.is_nested(f.type)
+              or (pa.types.is_dictionary(f.type) and pa.types.is_nested(f.type.value_type))]
+    if nested:
+        shown = ", ".join(f"{f.name} ({f.type})" for f in nested)
+        raise _UnreadableError(
+            f"nested column{'s' if len(nested) > 1 else ''} {shown}: list, struct and map "
+            "columns cannot be imported; flatten them to one plain value per cell",
+            f"嵌套列 {shown}：列表（list）、结构（struct）和映射（map）列不能导入；"
+            "请展开为每个单元格一个普通值", column=nested[0].name, rule="nested_column")
     try:
         tbl = pq.read_table(path)
         df = tbl.to_pandas(date_as_object=False)
@@ -791,9 +999,11 @@ UnreadableError = _UnreadableError
 Source = _Source
 
 
-def read_raw(path: Path, label: str, *, sheet: str | None = None) -> RawFile:
+def read_raw(path: Path, label: str, *, sheet: str | None = None,
+             xlsx_max_bytes: int | None = None, xlsx_max_cells: int | None = None) -> RawFile:
     """Read one CSV, XLSX (``sheet``, default the first) or Parquet file without knowing its
-    table. Raises :class:`UnreadableError` (or OSError) when it cannot be read at all."""
+    table. Raises :class:`UnreadableError` (or OSError) when it cannot be read at all (its
+    ``rule``, ``row`` and ``column`` say why and where, when known)."""
     kind = _KINDS.get(path.suffix.lower())
     if kind == "csv":
         headers, raw, rows, ragged, _n = _read_csv(path, label)
@@ -803,6 +1013,7 @@ def read_raw(path: Path, label: str, *, sheet: str | None = None) -> RawFile:
     if kind == "xlsx":
         import openpyxl  # noqa: PLC0415 - only needed for workbooks
 
+        _check_workbook_size(path, _Limits(xlsx_max_bytes, xlsx_max_cells))
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as e:  # noqa: BLE001 - zip/xml errors of all kinds
@@ -860,7 +1071,8 @@ def _unknown_table(label: str, name: str) -> Problem:
     return Problem(label, "", None, None, None, "unknown_table", en, message_zh=zh)
 
 
-def _read(paths: Sequence[str | Path], mapping: _Mapping) -> _Read:
+def _read(paths: Sequence[str | Path], mapping: _Mapping, limits: _Limits = _Limits()
+          ) -> _Read:
     files, problems = _expand(paths)
     problems = list(mapping.problems) + problems
     order: list[str] = [p.file for p in problems]
@@ -884,7 +1096,8 @@ def _read(paths: Sequence[str | Path], mapping: _Mapping) -> _Read:
                 "请使用 .csv、.xlsx 或 .parquet"))
             continue
         if kind == "xlsx":
-            sources.extend(_read_workbook(path, label, mapping, problems, labels, order))
+            sources.extend(_read_workbook(path, label, mapping, problems, labels, order,
+                                          limits))
             continue
         table = _file_table(path, mapping)
         if table is None:
@@ -893,8 +1106,10 @@ def _read(paths: Sequence[str | Path], mapping: _Mapping) -> _Read:
         try:
             if kind == "csv":
                 headers, raw, rows, ragged, n_ragged = _read_csv(path, label)
+                lookup = _header_lookup(table, mapping) if ragged else {}
                 for p in ragged:
-                    problems.append(Problem(p.file, table, p.row, p.column, p.value, p.rule,
+                    col = lookup.get(_norm(p.column), p.column) if p.column else None
+                    problems.append(Problem(p.file, table, p.row, col, p.value, p.rule,
                                             p.message, message_zh=p.message_zh))
                 if n_ragged > len(ragged):
                     extra["unreadable"] = extra.get("unreadable", 0) + n_ragged - len(ragged)
@@ -903,7 +1118,7 @@ def _read(paths: Sequence[str | Path], mapping: _Mapping) -> _Read:
             else:
                 headers, raw, rows = _read_parquet(path)
         except _UnreadableError as e:
-            problems.append(Problem(label, table, None, None, None, "unreadable", e.en,
+            problems.append(Problem(label, table, e.row, e.column, e.value, e.rule, e.en,
                                     message_zh=e.zh))
             continue
         except OSError as e:
@@ -921,10 +1136,78 @@ def _read(paths: Sequence[str | Path], mapping: _Mapping) -> _Read:
     return _Read(frames, labels, problems, list(dict.fromkeys(order)), extra)
 
 
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b[^>]*?\bref=[\"']([A-Za-z]*)(\d*)"
+                        rb"(?::([A-Za-z]*)(\d*))?[\"']")
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ch - 64
+    return n
+
+
+def _check_workbook_size(path: Path, limits: _Limits) -> None:
+    """Refuse (``too_large``) a workbook whose sheets are too big before parsing them: the zip
+    directory's uncompressed sizes of the worksheet XML and shared strings, and the cells each
+    sheet declares (``<dimension ref="A1:Z100"/>``, read from the first 8 KiB of the sheet).
+    Costs a directory read and a few KiB of inflating, whatever the workbook holds."""
+    import zipfile  # noqa: PLC0415
+
+    max_bytes = XLSX_MAX_BYTES if limits.xlsx_max_bytes is None else limits.xlsx_max_bytes
+    max_cells = XLSX_MAX_CELLS if limits.xlsx_max_cells is None else limits.xlsx_max_cells
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip: openpyxl says so
+    with zf:
+        parts = [i for i in zf.infolist()
+                 if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")
+                 or i.filename == "xl/sharedStrings.xml"]
+        size = sum(i.file_size for i in parts)
+        if size > max_bytes:
+            raise _UnreadableError(
+                f"the workbook's sheets are {size / 1e6:,.0f} MB uncompressed, more than the "
+                f"{max_bytes / 1e6:,.0f} MB allowed: split it or save it as CSV",
+                f"工作簿的工作表解压后共 {size / 1e6:,.0f} MB，超过上限 {max_bytes / 1e6:,.0f} MB："
+                "请拆分或另存为 CSV", rule="too_large")
+        cells = 0
+        for info in parts:
+            if not info.filename.startswith("xl/worksheets/"):
+                continue
+            try:
+                with zf.open(info) as f:
+                    head = f.read(8192)
+            except Exception:  # noqa: BLE001, S112 - a damaged part: openpyxl reports it
+                continue
+            m = _DIMENSION.search(head)
+            if not m:
+                continue
+            c1, r1, c2, r2 = m.groups()
+            if c2 is None and r2 is None:
+                c2, r2 = c1, r1
+            n_rows = abs(int(r2 or 1048576) - int(r1 or 1)) + 1
+            n_cols = abs(_col_number(c2 or b"XFD") - _col_number(c1 or b"A")) + 1
+            cells += n_rows * n_cols
+        if cells > max_cells:
+            raise _UnreadableError(
+                f"the workbook's sheets declare {cells:,} cells, more than the {max_cells:,} "
+                "allowed: split it or save it as CSV",
+                f"工作簿的工作表声明了 {cells:,} 个单元格，超过上限 {max_cells:,}："
+                "请拆分或另存为 CSV",
+                rule="too_large")
+
+
 def _read_workbook(path: Path, name: str, mapping: _Mapping, problems: list[Problem],
-                   labels: dict[str, str], order: list[str]) -> list[_Source]:
+                   labels: dict[str, str], order: list[str], limits: _Limits = _Limits()
+                   ) -> list[_Source]:
     import openpyxl  # noqa: PLC0415 - only needed for workbooks
 
+    try:
+        _check_workbook_size(path, limits)
+    except _UnreadableError as e:
+        problems.append(Problem(name, "", None, None, None, e.rule, e.en, message_zh=e.zh))
+        return []
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # noqa: BLE001 - zip/xml errors of all kinds
@@ -1001,7 +1284,8 @@ def _combine(sources: list[_Source]) -> dict[str, pd.DataFrame]:
 
 
 def read_files(
-    paths: Sequence[str | Path], *, mapping: Mapping | None = None
+    paths: Sequence[str | Path], *, mapping: Mapping | None = None,
+    xlsx_max_bytes: int | None = None, xlsx_max_cells: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[Problem]]:
     """Read files (and the data files directly inside given folders).
 
@@ -1009,7 +1293,7 @@ def read_files(
     columns ``__file__``, ``__row__`` and ``__excel__``), file label -> table, and the problems
     met while reading (including non-blocking ``unknown_column`` notes).
     """
-    r = _read(paths, _resolve_mapping(mapping))
+    r = _read(paths, _resolve_mapping(mapping), _Limits(xlsx_max_bytes, xlsx_max_cells))
     return r.frames, r.files, r.problems
 
 
@@ -1109,6 +1393,13 @@ def _parse_date_strings(uniq: Sequence[str], month: bool) -> np.ndarray:
         ok = ex["y"].notna()
         if not ok.any():
             continue
+        if "H" in ex:  # a time part: refuse 25:00, 12:61, +99:99 rather than ignore them
+            n = ex[["H", "M", "S", "zh", "zm"]].astype(float)
+            wrong = ((n["H"] > 23) | (n["M"] > 59) | (n["S"] > 59) | (n["zh"] > 14)
+                     | (n["zm"] > 59))
+            ok &= ~wrong
+            if not ok.any():
+                continue
         idx = ex.index[ok]
         y[idx] = ex.loc[ok, "y"].astype(float)
         m[idx] = ex.loc[ok, "m"].astype(float)
@@ -1713,6 +2004,8 @@ def import_files(
     transform: str | Path | None = None,
     dry_run: bool = False,
     user: str = "import",
+    xlsx_max_bytes: int | None = None,
+    xlsx_max_cells: int | None = None,
 ) -> ImportReport:
     """Read, validate and (when valid, not a dry run and a store is given) load the files.
 
@@ -1720,7 +2013,8 @@ def import_files(
     was. Never raises for bad data; the report says what is wrong. ``mapping`` entries win
     over those of ``mapping_path``. With ``transform`` (a SQL file of views, see
     :mod:`valuation.transform`) the tables come from its views over the files beside it, and
-    ``paths`` may add plain table files."""
+    ``paths`` may add plain table files. ``xlsx_max_bytes`` / ``xlsx_max_cells`` override
+    :data:`XLSX_MAX_BYTES` / :data:`XLSX_MAX_CELLS` for the workbooks read."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     t = None
@@ -1728,14 +2022,16 @@ def import_files(
         from valuation.transform import read_transform  # noqa: PLC0415 - transform imports us
 
         t = read_transform(transform)
-    return _import(store, paths, _resolve_mapping(mapping_path, mapping), dry_run, user, t)
+    return _import(store, paths, _resolve_mapping(mapping_path, mapping), dry_run, user, t,
+                   _Limits(xlsx_max_bytes, xlsx_max_cells))
 
 
 def _import(store: Store | None, paths: Sequence[str | Path], m: _Mapping, dry_run: bool,
-            user: str, transform: Any = None) -> ImportReport:
+            user: str, transform: Any = None, limits: _Limits = _Limits()) -> ImportReport:
     if any(p.blocking for p in m.problems):  # a broken mapping: say so, not what follows from it
         return validate({}, {}, problems=m.problems, order=[p.file for p in m.problems])
-    r = _read(paths, m) if paths or transform is None else _Read({}, {}, list(m.problems), [])
+    r = (_read(paths, m, limits) if paths or transform is None
+         else _Read({}, {}, list(m.problems), []))
     source_parts = list(r.files)
     if transform is not None:
         from valuation.transform import run_transform  # noqa: PLC0415
@@ -1769,6 +2065,8 @@ def import_uploads(
     dry_run: bool,
     user: str,
     mapping: Mapping | str | Path | bytes | None = None,
+    xlsx_max_bytes: int | None = None,
+    xlsx_max_cells: int | None = None,
 ) -> ImportReport:
     """Same as :func:`import_files` for files uploaded in the browser as (name, content).
 
@@ -1810,7 +2108,8 @@ def import_uploads(
             named = set(_quoted_names(transform.sql))
             paths = [p for p in paths if p.name not in named
                      and p.name.split("/")[0] not in named]
-        return _import(store, paths, m, dry_run, user, transform)
+        return _import(store, paths, m, dry_run, user, transform,
+                       _Limits(xlsx_max_bytes, xlsx_max_cells))
 
 
 def _quoted_names(sql: str) -> list[str]:
