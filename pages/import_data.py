@@ -39,6 +39,7 @@ if mapping_file is not None:
 uploads = [(f.name, f.getvalue()) for f in files or []]
 if transform_file is not None:
     uploads.append((transform_file.name, transform_file.getvalue()))
+merge = st.toggle(tr("import.merge"), key="imp_merge", help=tr("import.merge_help"))
 c1, c2 = st.columns(2)
 check = c1.button(tr("import.validate"), disabled=not uploads, key="imp_check")
 commit = c2.button(tr("import.commit"), type="primary", disabled=not uploads, key="imp_commit")
@@ -46,7 +47,9 @@ commit = c2.button(tr("import.commit"), type="primary", disabled=not uploads, ke
 if check or commit:
     with st.spinner(tr("import.working")):
         report = ingest.import_uploads(
-            store, uploads, dry_run=not commit, user=user.user_id, mapping=mapping
+            store, uploads, dry_run=not commit, user=user.user_id, mapping=mapping,
+            max_shrink=float(active_settings(store).get("import.max_shrink")),
+            allow_shrink=bool(st.session_state.get("imp_allow")), merge=merge,
         )
     st.session_state["imp_report"] = (report, commit)
 
@@ -61,6 +64,8 @@ if "imp_report" in st.session_state:
         st.success(tr("import.valid"))
     else:
         st.error(tr("import.refused", n=sum(report.counts.values())))
+        if set(report.counts) <= {"shrink", "app_orphans"}:  # only the guard stopped it
+            st.checkbox(tr("import.allow_shrink"), key="imp_allow")
         st.dataframe(
             pd.DataFrame({tr("import.rule"): [ingest.RULE_ZH.get(r, r) if lang() == "zh" else r
                                              for r in report.counts],

@@ -383,7 +383,7 @@ def test_english_labels_case_and_semicolon_delimiter(tmp_path: Path, loaded: Sto
         " Account_ID ;product_id;PROVIDER;quantity;monthly_revenue;start_date;end_date\n"
         "A1;P1;ours;3;\"1,200.50\";2024-01-01;\n"
         "A2;P4;C2;1;0;2024-1-5;2024-12-31\n", encoding="utf-8")
-    report = ingest.import_files(loaded, [path])
+    report = ingest.import_files(loaded, [path], allow_shrink=True)
     assert report.ok, report.to_text()
     got = loaded.read_table("holdings")
     assert got["monthly_revenue"].tolist() == [1200.5, 0.0]
@@ -392,7 +392,7 @@ def test_english_labels_case_and_semicolon_delimiter(tmp_path: Path, loaded: Sto
     teams = tmp_path / "users.csv"
     teams.write_text("user_id,name,role,team_id\nU1,a,ACCOUNT MANAGER,T1\nU2,b,Sales lead,T1\n"
                      "U3,c,分管领导,\n", encoding="utf-8")
-    report = ingest.import_files(loaded, [teams], dry_run=True)
+    report = ingest.import_files(loaded, [teams], dry_run=True, allow_shrink=True)
     assert report.ok, report.to_text()
     assert report.frames["users"]["role"].tolist() == ["account_manager", "sales_lead",
                                                        "executive"]
@@ -676,7 +676,7 @@ def test_references_checked_against_the_store(tmp_path: Path, loaded: Store) -> 
 def test_orphan_note_when_replacing_a_referenced_table(tmp_path: Path, loaded: Store,
                                                        portfolio) -> None:
     accounts = portfolio["accounts"].iloc[:2]  # drop A3, still held / contracted / churned
-    report = ingest.import_files(loaded, write_csv(tmp_path / "in", {"accounts": accounts}))
+    report = ingest.import_files(loaded, write_csv(tmp_path / "in", {"accounts": accounts}), allow_shrink=True)
     assert report.ok, report.to_text()
     orphans = [w for w in report.warnings if w.rule == "orphan"]
     assert {w.message.split(" rows of ")[1].split(" ")[0] for w in orphans} >= {
@@ -788,7 +788,7 @@ def test_only_imported_tables_are_replaced(tmp_path: Path, loaded: Store,
                                            portfolio: dict[str, pd.DataFrame]) -> None:
     before = snapshot(loaded)
     holdings = portfolio["holdings"].iloc[:2]
-    report = ingest.import_files(loaded, write_csv(tmp_path / "h", {"holdings": holdings}))
+    report = ingest.import_files(loaded, write_csv(tmp_path / "h", {"holdings": holdings}), allow_shrink=True)
     assert report.ok, report.to_text()
     after = snapshot(loaded)
     assert len(after["holdings"]) == 2
@@ -812,7 +812,7 @@ def test_mapping_file(tmp_path: Path, loaded: Store) -> None:
     usage.write_text("号码,日期,主动语音呼出次数,短信条数,增值业务消费(元),当日话费（元）,"
                      "呼转异网次数,信控余额(元),主动停机\nL1,2024-03-05,1,2,0,1.5,0,9,否\n",
                      encoding="utf-8")
-    report = ingest.import_files(loaded, [comp, usage], mapping_path=mapping)
+    report = ingest.import_files(loaded, [comp, usage], mapping_path=mapping, allow_shrink=True)
     assert report.ok, report.to_text()
     assert report.files == {"客户清单.csv": "competitors", "usage.csv": "line_daily"}
     assert loaded.read_table("competitors")["name"].tolist() == ["甲", "乙"]
@@ -820,11 +820,11 @@ def test_mapping_file(tmp_path: Path, loaded: Store) -> None:
     # a dict mapping works the same; a wrong target is a problem, not an exception
     report = ingest.import_files(loaded, [comp], mapping={
         "files": {"客户清单": "competitors"},
-        "columns": {"competitors": {"对手编码": "competitor_id", "对手名": "nom"}}})
+        "columns": {"competitors": {"对手编码": "competitor_id", "对手名": "nom"}}}, allow_shrink=True)
     assert not report.ok and only(report, "mapping").value == "nom"
     bad = tmp_path / "bad.toml"
     bad.write_text("[files\n", encoding="utf-8")
-    report = ingest.import_files(loaded, [comp], mapping_path=bad)
+    report = ingest.import_files(loaded, [comp], mapping_path=bad, allow_shrink=True)
     assert not report.ok and report.counts.get("mapping") == 1
 
 

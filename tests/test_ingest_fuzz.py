@@ -249,7 +249,7 @@ def test_declared_cells_and_caller_limits(tmp_path: Path, loaded: Store) -> None
     ok = tmp_path / "ok" / "competitors.xlsx"
     ok.parent.mkdir()
     shutil.copyfile(src, ok)
-    assert ingest.import_files(loaded, [ok], dry_run=True).ok
+    assert ingest.import_files(loaded, [ok], dry_run=True, allow_shrink=True).ok
     refused(loaded, [ok], "too_large", xlsx_max_cells=3)
     refused(loaded, [ok], "too_large", xlsx_max_bytes=100)
     with pytest.raises(ingest.UnreadableError) as e:

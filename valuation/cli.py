@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--transform", type=Path, default=None, metavar="FILE.sql",
                     help="SQL file of CREATE VIEW <table> AS SELECT ... over the files beside it")
     sp.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    sp.add_argument("--allow-shrink", action="store_true",
+                    help="replace tables even when they shrink by more than import.max_shrink "
+                         "or leave work orders and plans without their account")
+    sp.add_argument("--merge", action="store_true",
+                    help="update and add rows by key (partial files); remove nothing")
     sp.add_argument("--lang", choices=["en", "zh"], default="en", help="report language")
 
     sp = cmd("export", _export, "Export every fact table, one file per table.")
@@ -188,9 +193,13 @@ def _import(args: argparse.Namespace) -> int:
         raise ValueError("give files or folders to import, or --transform FILE.sql")
     if args.transform is not None and not args.transform.is_file():
         raise FileNotFoundError(f"no transform file {args.transform}")
+    from valuation.settings_store import active_settings
+
     with _store(args) as s:
         report = import_files(s, args.paths, mapping_path=args.mapping, dry_run=args.dry_run,
-                              transform=args.transform, user=os.environ.get("USER", "cli"))
+                              transform=args.transform, user=os.environ.get("USER", "cli"),
+                              max_shrink=float(active_settings(s).get("import.max_shrink")),
+                              allow_shrink=args.allow_shrink, merge=args.merge)
     print(report.to_text(args.lang))
     return 0 if report.ok else 1
 

@@ -93,6 +93,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "churn.margin_rate": (0.35, "Monthly margin as a share of monthly revenue (lifetime value)."),
     "churn.discount_rate": (0.08, "Annual discount rate for lifetime value."),
     "churn.max_lifetime_months": (120, "Horizon of expected remaining lifetime."),
+    # Imports
+    "import.max_shrink": (
+        0.2, "An import that would shrink a stored table by more than this share stops."),
     # Calibration of the loyalty and competitor weights to churn history
     "calibration.horizon_months": (
         12, "Calibration label: the account churns within this many months of a month end."),

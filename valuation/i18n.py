@@ -729,6 +729,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "name: FROM \"export.csv\".",
         "由 CREATE VIEW <表名> AS SELECT ... 语句组成的 SQL 文件,把导出文件整理成各张表"
         "(示例见 docs/examples)。它只能按文件名读取随同上传的文件:FROM \"export.csv\"。"),
+    "import.merge": ("Merge into the stored tables (partial files)", "合并到已有数据(部分文件)"),
+    "import.merge_help": (
+        "Rows update the stored rows of the same key and add the others; nothing stored is "
+        "removed. Off: each imported table replaces the stored one.",
+        "导入行按主键更新已有行并新增其余行,不删除任何已有数据。关闭时,每张导入的表整体替换已有的表。"),
+    "import.allow_shrink": (
+        "I have checked: replace the tables anyway (then validate and import again)",
+        "已核实:仍然替换这些表(然后再次校验并导入)"),
     "import.notes": ("Notes ({n:,}): nothing blocking", "提示({n:,} 条):不影响导入"),
     "import.mapping": ("Mapping file (optional)", "字段映射文件(可选)"),
     "import.bad_mapping": ("The mapping file is not valid TOML: {error}", "映射文件不是有效的 TOML:{error}"),

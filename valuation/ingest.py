@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 MAX_PROBLEMS = 100
+MAX_SHRINK = 0.2  # an import that would shrink a table by more than this share stops
 EXCEL_MAX_ROWS = 1_048_575  # data rows per sheet: Excel's 1,048,576 rows minus the header
 # Workbooks are refused before parsing when their sheets (worksheet XML and shared strings,
 # uncompressed, as the zip directory says) or their declared cells (<dimension ref=...>) exceed
@@ -117,6 +118,8 @@ BLOCKING_RULES: tuple[str, ...] = (
     "reference",
     "date_order",
     "transform",
+    "shrink",
+    "app_orphans",
 )
 WARNING_RULES: tuple[str, ...] = (
     "unknown_column", "ignored_sheet", "reference_unchecked", "orphan", "unassigned")
@@ -146,6 +149,9 @@ RULE_ZH: dict[str, str] = {
     "reference_unchecked": "未检查引用",
     "orphan": "孤立记录",
     "unassigned": "未分配",
+    "merge": "合并",
+    "shrink": "表大幅缩小",
+    "app_orphans": "用户数据失去关联",
 }
 _RULE_ORDER = {r: i for i, r in enumerate(BLOCKING_RULES + WARNING_RULES)}
 
@@ -523,6 +529,18 @@ class _UnreadableError(Exception):
 class _Limits:
     xlsx_max_bytes: int | None = None  # None: the module's XLSX_MAX_BYTES at call time
     xlsx_max_cells: int | None = None
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """How an import may change what the store holds: a table may shrink by at most
+    ``max_shrink`` (a share) and no open work order, plan or owner assignment may lose its
+    account, unless ``allow_shrink``; with ``merge`` the imported rows update and add to the
+    stored ones by key and nothing is removed."""
+
+    max_shrink: float = MAX_SHRINK
+    allow_shrink: bool = False
+    merge: bool = False
 
 
 @dataclass
@@ -1737,7 +1755,7 @@ def _joined(cols: Sequence[pd.Series]) -> pd.Series:
 
 
 def _check_refs(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[str],
-                out: list[_Batch], fixed: list[Problem]) -> None:
+                out: list[_Batch], fixed: list[Problem], merge: bool = False) -> None:
     for ctx in ctxs.values():
         t = ctx.t
         flagged: dict[str, np.ndarray] = {}  # column -> rows already failing a reference
@@ -1750,6 +1768,10 @@ def _check_refs(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[str],
             if not rows.any():
                 continue
             target = _ref_target(ref, ctxs, existing, failed)
+            if merge and existing is not None and ref.table in ctxs and target is not None:
+                kept = _ref_target(ref, {}, existing, failed)
+                if kept is not None and kept is not _MISSING:
+                    target = target.union(kept)
             if ref.soft and target is None and ref.table not in failed:
                 n = int(rows.sum())
                 fixed.append(Problem(
@@ -1890,6 +1912,97 @@ def _check_orphans(ctxs: dict[str, _Ctx], existing: Store | None, failed: set[st
                 f"请一并导入 {t.name}"))
 
 
+def _guard(report: ImportReport, store: Store, max_shrink: float) -> None:
+    """Stop an import that would shrink a stored table by more than ``max_shrink`` or leave
+    app-owned rows (open work orders, plans, owner assignments) without their account."""
+    stops: list[Problem] = []
+    for name, after in report.tables.items():
+        before = int(store.scalar(f'SELECT count(*) FROM "{name}"'))
+        if before > 0 and (before - after) / before > max_shrink:
+            t = schema.table(name)
+            stops.append(Problem(
+                next((f for f, tb in report.files.items() if tb == name), name), name, None,
+                None, f"{before} -> {after}", "shrink",
+                f"{name} would go from {before:,} rows to {after:,} ({after / before - 1:+.0%}), "
+                f"more than the {max_shrink:.0%} an import may remove: check the file; to "
+                "replace the table anyway import with --allow-shrink (or confirm on the Import "
+                "page); to update and add rows of a partial file use --merge",
+                message_zh=f"{t.zh}（{name}）将从 {before:,} 行变为 {after:,} 行"
+                f"（{after / before - 1:+.0%}），超过一次导入允许删除的 {max_shrink:.0%}："
+                "请检查文件；确需替换请加 --allow-shrink（或在导入页确认）；"
+                "若只是部分数据，请用 --merge 按主键更新和新增"))
+    frame = report.frames.get("accounts")
+    if frame is not None:
+        cur = store.cursor()
+        try:
+            cur.register("_kept", pd.DataFrame({"account_id": frame["account_id"].astype(str)}))
+            lost = {name: int(cur.execute(
+                f'SELECT count(*) FROM "{name}" WHERE account_id NOT IN '
+                f"(SELECT account_id FROM _kept){cond}").fetchall()[0][0])
+                for name, cond in (("work_orders", " AND status NOT IN "
+                                    "('retained', 'lost', 'false_alarm')"),
+                                   ("plans", " AND status NOT IN ('done', 'dropped')"),
+                                   ("account_assignments", ""))}
+        finally:
+            cur.close()
+        lost = {k: v for k, v in lost.items() if v}
+        if lost:
+            what = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())
+            stops.append(Problem(
+                next((f for f, tb in report.files.items() if tb == "accounts"), "accounts"),
+                "accounts", None, "account_id", None, "app_orphans",
+                f"{what} written in the app would point at accounts this import removes: "
+                "import every account, use --merge for a partial file, or --allow-shrink to "
+                "go ahead (nothing written in the app is deleted)",
+                message_zh=f"应用中已有的 {what} 将指向本次导入删除的客户：请导入全部客户，"
+                "部分数据请用 --merge，确需继续请加 --allow-shrink（应用中写入的内容不会被删除）"))
+    if stops:
+        report.ok = False
+        report.problems = stops + report.problems
+        for p in stops:
+            report.counts[p.rule] = report.counts.get(p.rule, 0) + 1
+        report.frames = {}
+
+
+def _merge_into(report: ImportReport, store: Store) -> None:
+    """Add to each imported table the stored rows whose key the import does not hold; note
+    how many rows were updated, added and kept."""
+    for name, new in list(report.frames.items()):
+        t = schema.table(name)
+        old = store.read_table(name)
+        if not t.key or old.empty:
+            continue
+        k_new, k_old = _key_text(new, t.key), _key_text(old, t.key)
+        stored = k_old.isin(set(k_new)).to_numpy()
+        kept = old.loc[~stored]
+        updated = int(stored.sum())
+        report.frames[name] = pd.concat([new, kept], ignore_index=True)
+        report.tables[name] = len(report.frames[name])
+        report.warnings.append(Problem(
+            name, name, None, None, None, "merge",
+            f"merged by {', '.join(t.key)}: {updated:,} rows updated, {len(new) - updated:,} "
+            f"added, {len(kept):,} kept from the database", severity="warning",
+            message_zh=f"按 {', '.join(t.key)} 合并：更新 {updated:,} 行，新增 "
+            f"{len(new) - updated:,} 行，保留数据库中 {len(kept):,} 行"))
+        report.warning_counts["merge"] = report.warning_counts.get("merge", 0) + 1
+
+
+def _key_text(df: pd.DataFrame, key: Sequence[str]) -> pd.Series:
+    """A table's key as one text per row, alike for imported and stored frames."""
+    parts = []
+    for k in key:
+        col = df[k]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            parts.append(pd.to_datetime(col).dt.strftime("%Y-%m-%d"))
+        elif col.dtype == object and len(col) and isinstance(col.dropna().iloc[0]
+                                                              if col.notna().any() else None,
+                                                              (date, datetime)):
+            parts.append(pd.to_datetime(col).dt.strftime("%Y-%m-%d"))
+        else:
+            parts.append(col.astype("string"))
+    return _joined(parts).reset_index(drop=True)
+
+
 def _note_unowned(ctxs: dict[str, _Ctx], fixed: list[Problem]) -> None:
     """One note for accounts without an owner: they land in the unassigned pool."""
     ctx = ctxs.get("accounts")
@@ -1948,10 +2061,12 @@ def validate(
     problems: Sequence[Problem] = (),
     order: Sequence[str] | None = None,
     extra_counts: Mapping[str, int] | None = None,
+    merge: bool = False,
 ) -> ImportReport:
     """Parse and check raw frames (as from :func:`read_files`, or any frames with schema column
     names); ``problems`` are those met while reading. References to tables not in ``frames`` are
-    checked against ``existing``. The report's ``frames`` hold the typed frames to load."""
+    checked against ``existing`` (with ``merge``, references to an imported table also find
+    the rows ``existing`` keeps). The report's ``frames`` hold the typed frames to load."""
     files = dict(files or {})
     frames = {(_table_from_name(k) or k): v for k, v in frames.items()}
     if order is None:
@@ -1974,8 +2089,9 @@ def validate(
         _parse_table(ctx, batches, fixed)
     for ctx in ctxs.values():
         _check_rows(ctx, batches)
-    _check_refs(ctxs, existing, failed, batches, fixed)
-    _check_orphans(ctxs, existing, failed, fixed)
+    _check_refs(ctxs, existing, failed, batches, fixed, merge)
+    if not merge:  # a merge removes nothing: nothing is orphaned
+        _check_orphans(ctxs, existing, failed, fixed)
     _note_unowned(ctxs, fixed)
     errors, counts = _select(batches, fixed, ctxs, order_idx, "error")
     for rule, n in (extra_counts or {}).items():
@@ -2006,6 +2122,9 @@ def import_files(
     user: str = "import",
     xlsx_max_bytes: int | None = None,
     xlsx_max_cells: int | None = None,
+    max_shrink: float = MAX_SHRINK,
+    allow_shrink: bool = False,
+    merge: bool = False,
 ) -> ImportReport:
     """Read, validate and (when valid, not a dry run and a store is given) load the files.
 
@@ -2014,7 +2133,13 @@ def import_files(
     over those of ``mapping_path``. With ``transform`` (a SQL file of views, see
     :mod:`valuation.transform`) the tables come from its views over the files beside it, and
     ``paths`` may add plain table files. ``xlsx_max_bytes`` / ``xlsx_max_cells`` override
-    :data:`XLSX_MAX_BYTES` / :data:`XLSX_MAX_CELLS` for the workbooks read."""
+    :data:`XLSX_MAX_BYTES` / :data:`XLSX_MAX_CELLS` for the workbooks read.
+
+    An import replaces the tables it holds. One that would shrink a stored table by more than
+    ``max_shrink``, or leave open work orders, plans or owner assignments without their
+    account, stops with the counts before and after (``shrink`` / ``app_orphans``) unless
+    ``allow_shrink``. With ``merge`` the imported rows update the stored ones of the same key
+    and add the others; no stored row is removed (for partial files)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     t = None
@@ -2023,11 +2148,13 @@ def import_files(
 
         t = read_transform(transform)
     return _import(store, paths, _resolve_mapping(mapping_path, mapping), dry_run, user, t,
-                   _Limits(xlsx_max_bytes, xlsx_max_cells))
+                   _Limits(xlsx_max_bytes, xlsx_max_cells),
+                   _Guard(max_shrink, allow_shrink, merge))
 
 
 def _import(store: Store | None, paths: Sequence[str | Path], m: _Mapping, dry_run: bool,
-            user: str, transform: Any = None, limits: _Limits = _Limits()) -> ImportReport:
+            user: str, transform: Any = None, limits: _Limits = _Limits(),
+            guard: _Guard = _Guard()) -> ImportReport:
     if any(p.blocking for p in m.problems):  # a broken mapping: say so, not what follows from it
         return validate({}, {}, problems=m.problems, order=[p.file for p in m.problems])
     r = (_read(paths, m, limits) if paths or transform is None
@@ -2047,8 +2174,13 @@ def _import(store: Store | None, paths: Sequence[str | Path], m: _Mapping, dry_r
                   r.order + tr.order, r.extra_counts)
         source_parts = [transform.label, *tr.inputs, *source_parts]
     report = validate(r.frames, r.files, existing=store, problems=r.problems, order=r.order,
-                      extra_counts=r.extra_counts)
+                      extra_counts=r.extra_counts, merge=guard.merge and store is not None)
     report.dry_run = dry_run
+    if report.ok and store is not None:
+        if guard.merge:
+            _merge_into(report, store)
+        elif not guard.allow_shrink:
+            _guard(report, store, guard.max_shrink)
     if report.ok and not dry_run and store is not None:
         source = ", ".join(dict.fromkeys(source_parts)) or ", ".join(str(p) for p in paths)
         if len(source) > 500:
@@ -2067,6 +2199,9 @@ def import_uploads(
     mapping: Mapping | str | Path | bytes | None = None,
     xlsx_max_bytes: int | None = None,
     xlsx_max_cells: int | None = None,
+    max_shrink: float = MAX_SHRINK,
+    allow_shrink: bool = False,
+    merge: bool = False,
 ) -> ImportReport:
     """Same as :func:`import_files` for files uploaded in the browser as (name, content).
 
@@ -2109,7 +2244,8 @@ def import_uploads(
             paths = [p for p in paths if p.name not in named
                      and p.name.split("/")[0] not in named]
         return _import(store, paths, m, dry_run, user, transform,
-                       _Limits(xlsx_max_bytes, xlsx_max_cells))
+                       _Limits(xlsx_max_bytes, xlsx_max_cells),
+                       _Guard(max_shrink, allow_shrink, merge))
 
 
 def _quoted_names(sql: str) -> list[str]:
