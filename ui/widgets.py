@@ -37,10 +37,13 @@ def open_account(account_id: str) -> None:
 
 
 def csv_download(df: pd.DataFrame, name: str, *, key: str) -> None:
-    """A download button for ``df`` as UTF-8-with-BOM CSV (opens cleanly in Excel)."""
+    """A download button for ``df`` as UTF-8-with-BOM CSV (opens cleanly in Excel); text that a
+    spreadsheet would run as a formula is escaped (:func:`valuation.safety.escape_formulas`)."""
+    from valuation.safety import escape_formulas
+
     st.download_button(
         tr("action.download_csv"),
-        df.to_csv(index=False).encode("utf-8-sig"),
+        escape_formulas(df).to_csv(index=False).encode("utf-8-sig"),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=key,

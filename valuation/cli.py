@@ -435,11 +435,14 @@ def _rollup(args: argparse.Namespace) -> int:
 
 
 def _write(df: Any, out: Path) -> None:
+    """A result for people: Parquet as is; CSV with formula-like text escaped."""
+    from valuation.safety import escape_formulas
+
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         df.to_parquet(out, index=False)
     elif out.suffix == ".csv":
-        df.to_csv(out, index=False, encoding="utf-8")
+        escape_formulas(df).to_csv(out, index=False, encoding="utf-8")
     else:
         raise ValueError(f"--out must end in .csv or .parquet, not {out.suffix!r}")
 

@@ -2323,6 +2323,7 @@ def _copy_out(store: Store, name: str, path: Path, fmt: str, bom: bool) -> None:
 
 def _write_xlsx(name: str, df: pd.DataFrame, path: Path) -> None:
     import openpyxl  # noqa: PLC0415
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415
 
     t = schema.table(name)
@@ -2342,6 +2343,16 @@ def _write_xlsx(name: str, df: pd.DataFrame, path: Path) -> None:
             vals = [None if pd.isna(x) else ILLEGAL_CHARACTERS_RE.sub("", str(x)) for x in s]
         cols.append(vals)
     wb = openpyxl.Workbook(write_only=True)
+    probe = wb.create_sheet("_probe")
+    # text that would read as a formula ("=cmd|...") is written as a text cell: the export
+    # keeps the exact value, a spreadsheet runs nothing, and the file imports back the same
+    for vals in cols:
+        for i, v in enumerate(vals):
+            if isinstance(v, str) and v.startswith(("=", "+", "-", "@")):
+                cell = WriteOnlyCell(probe, value=v)
+                cell.data_type = "s"
+                vals[i] = cell
+    wb.remove(probe)
     n = len(df)
     chunks = max(1, -(-n // EXCEL_MAX_ROWS))
     for k in range(chunks):
