@@ -47,9 +47,9 @@ d = features.account_detail(state.store(), account_id)
 a = d["account"].iloc[0]
 row = frame.loc[frame["account_id"] == account_id].iloc[0]
 name = a["name"] if L == "zh" or pd.isna(a["name_en"]) or not a["name_en"] else a["name_en"]
-st.header(name)
+st.header(widgets.plain(name))
 owner = a["owner_name"] if L == "zh" or pd.isna(a["owner_name_en"]) else a["owner_name_en"]
-st.caption(" · ".join(str(x) for x in [
+st.caption(" · ".join(widgets.plain(x) for x in [
     account_id, *(i18n.enum(e, a[e], L) for e in ("industry", "size_class") if pd.notna(a[e])),
     *([i18n.city(a["city"], L)] if pd.notna(a["city"]) else []),
     tr("account.owner", owner=owner if pd.notna(owner) else tr("account.unassigned")),
@@ -79,10 +79,11 @@ with left:
         st.markdown(tr("account.parent"))
         pname = a["parent_name"] if L == "zh" else a["parent_name_en"]
         if a["parent_account_id"] in visible:
-            if st.button(f"{pname} · {a['parent_account_id']}", key="go_parent"):
+            if st.button(widgets.plain(f"{pname} · {a['parent_account_id']}"), key="go_parent"):
                 widgets.open_account(a["parent_account_id"])
         else:
-            st.caption(f"{pname} · {a['parent_account_id']} ({tr('account.outside_scope')})")
+            st.caption(widgets.plain(f"{pname} · {a['parent_account_id']}")
+                       + f" ({tr('account.outside_scope')})")
     if not d["branches"].empty:
         st.markdown(tr("account.branches", n=len(d["branches"])))
         b = d["branches"]

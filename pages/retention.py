@@ -68,7 +68,7 @@ with tabs[0]:
             if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
                          type="primary", key="ret_assign"):
                 n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id)
-                st.success(tr("retention.assigned", n=n, who=names.get(who, who)))
+                st.success(tr("retention.assigned", n=n, who=widgets.plain(names.get(who, who))))
                 st.rerun()
         widgets.csv_download(R.order_table(ranked, names), "work-orders", key="ret_dl")
 with tabs[1]:

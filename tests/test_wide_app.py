@@ -187,3 +187,28 @@ def test_a_cross_sectional_model_says_so_and_its_rules_are_read_against_history(
         assert ending["Weak"] == "lift < 1"
     finally:
         os.environ["VALUATION_DB"] = str(wide_db)
+
+
+def test_a_hostile_account_name_renders_as_text(wide_db, tmp_path):
+    hostile = "![x](http://198.51.100.7/p.png) [click](http://198.51.100.7) $x^2$ <b>bold</b>"
+    db = tmp_path / "hostile.duckdb"
+    shutil.copy(wide_db, db)
+    with Store(db) as s:
+        account = s.scalar("SELECT account_id FROM accounts ORDER BY account_id LIMIT 1")
+        s.query(f"UPDATE accounts SET name = ?, name_en = ? WHERE account_id = '{account}'",
+                [hostile, hostile])
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _app("admin", "en")
+        at.session_state["account_id"] = account
+        at.run()
+        at.switch_page("pages/account.py").run()
+        assert not at.exception
+        header = at.header[0].value
+        # every sign that would make an image, a link, a formula or HTML is escaped
+        import re
+
+        assert re.search(r"(?<!\\)[!\[\]()$<>]", header) is None, header
+        assert header.replace("\\", "").replace("\u200b", "") == hostile
+    finally:
+        os.environ["VALUATION_DB"] = str(wide_db)

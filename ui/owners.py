@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.session import lang, tr
+from ui.widgets import plain
 from valuation import features, i18n
 from valuation.access import User, can_assign_owners, unassigned
 from valuation.store import Store
@@ -89,5 +90,6 @@ def unassigned_view(store: Store, user: User, frame: pd.DataFrame, users: pd.Dat
         ids = shown["account_id"].astype(str).tolist()
     if ids:
         store.assign_owner(ids, who, user=user.user_id)
-        st.session_state[_FLASH] = tr("owners.assigned", n=f"{len(ids):,}", who=names.get(who, who))
+        st.session_state[_FLASH] = tr("owners.assigned", n=f"{len(ids):,}",
+                                      who=plain(names.get(who, who)))
         st.rerun()

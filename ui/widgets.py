@@ -10,7 +10,22 @@ import streamlit as st
 from ui.session import lang, tr
 from valuation import i18n
 
-__all__ = ["csv_download", "money", "open_account", "pct", "report_table"]
+__all__ = ["csv_download", "money", "open_account", "pct", "plain", "report_table"]
+
+
+_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|$~:"})
+
+
+def plain(text: object) -> str:
+    """User-supplied text (a name, a note) safe inside Streamlit's Markdown elements (header,
+    caption, markdown, button labels): every Markdown, HTML and LaTeX sign is escaped and bare
+    addresses are broken by a zero-width space, so an imported name shows as the text it is
+    and never loads an image, a link or a formula."""
+    if text is None:
+        return ""
+    # a zero-width space keeps bare addresses from turning into links (GFM autolinks)
+    t = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.").replace("@", "@\u200b")
+    return t.translate(_MARKUP)
 
 
 def money(yuan: float) -> str:
