@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from conftest import toy_frames
 from valuation import history

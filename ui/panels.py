@@ -14,7 +14,6 @@ from valuation import warnings as W
 from valuation.access import User, can_edit_accounts
 from valuation.measures import MEASURES
 from valuation.pyramid import path_to_next_tier
-from valuation.measures import MEASURES
 from valuation.scoring import explain
 from valuation.store import ConflictError
 

@@ -41,7 +41,6 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from valuation import bundling, churn, features, history  # noqa: E402
 from valuation.calibrate import calibrate  # noqa: E402
-from valuation.ingest import import_files  # noqa: E402
 from valuation.periods import labelled_month_ends  # noqa: E402
 from valuation.settings_store import active_settings, save_settings  # noqa: E402
 from valuation.store import Store  # noqa: E402
