@@ -42,7 +42,7 @@ from valuation import schema
 from valuation.config import Settings, load_settings
 from valuation.features import load_sql
 from valuation.store import sql_type
-from valuation.warnings import _COMPLAINT_DAYS, _line_params, _setting
+from valuation.warnings import _line_params, account_rule_params
 
 __all__ = [
     "ENGINES",
@@ -283,23 +283,8 @@ def _params(day: date, bill_month: date | None, settings: Settings) -> dict[str,
     frame = {"as_of": day, **{f"m{k}": (ts - pd.DateOffset(months=k)).date()
                               for k in (1, 3, 6, 12)}}
     line = _line_params(day, settings)
-    month = bill_month or day
-    complaint_days = int(_setting(settings, "warnings.complaint_days", _COMPLAINT_DAYS))
-    account = {
-        "as_of": day,
-        "w4_end": (ts + pd.DateOffset(months=int(settings.get("warnings.w4_contract_months"))))
-        .date(),
-        "bill_month": month,
-        "bill_prev_start": (pd.Timestamp(month) - pd.DateOffset(months=3)).date(),
-        "bill_drop": float(settings.get("warnings.bill_drop")),
-        "arrears_start": (ts - pd.DateOffset(months=3)).date(),
-        "arrears": float(settings.get("warnings.arrears")),
-        "complaint_start": (ts - pd.Timedelta(days=complaint_days)).date(),
-        "competitor_start": (ts - pd.Timedelta(days=int(
-            settings.get("warnings.competitor_new_days")))).date(),
-    }
     return {"account_frame": frame, "line_warnings": line, "line_rollup": line,
-            "account_rules": account}
+            "account_rules": account_rule_params(day, bill_month, settings)}
 
 
 def _bound_tree(sql: str, params: Mapping[str, Any]) -> Any:

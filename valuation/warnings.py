@@ -27,6 +27,7 @@ __all__ = [
     "LINE_RULES",
     "RULES",
     "STATUSES",
+    "account_rule_params",
     "account_warnings",
     "add_note",
     "assign",
@@ -621,17 +622,20 @@ def _line_rule_rows(rollup: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _account_rule_rows(store: Store, day: date, settings: Settings) -> pd.DataFrame:
+def account_rule_params(day: date, bill_month: date | None, settings: Settings
+                        ) -> dict[str, Any]:
+    """The parameters of ``warn_account_rules.sql`` as of ``day``: the date bounds and
+    thresholds of the account rules; ``bill_month`` is the latest billed month (default:
+    ``day``)."""
     ts = pd.Timestamp(day)
-    bill_month = store.scalar("SELECT max(month) FROM billing_monthly WHERE month <= ?", [day])
-    bill_month = pd.Timestamp(bill_month if bill_month is not None else ts).date()
+    month = pd.Timestamp(bill_month if bill_month is not None else ts).date()
     complaint_days = int(_setting(settings, "warnings.complaint_days", _COMPLAINT_DAYS))
-    params = {
+    return {
         "as_of": day,
         "w4_end": (ts + pd.DateOffset(months=int(settings.get("warnings.w4_contract_months"))))
         .date(),
-        "bill_month": bill_month,
-        "bill_prev_start": (pd.Timestamp(bill_month) - pd.DateOffset(months=3)).date(),
+        "bill_month": month,
+        "bill_prev_start": (pd.Timestamp(month) - pd.DateOffset(months=3)).date(),
         "bill_drop": float(settings.get("warnings.bill_drop")),
         "arrears_start": (ts - pd.DateOffset(months=3)).date(),
         "arrears": float(settings.get("warnings.arrears")),
@@ -639,6 +643,12 @@ def _account_rule_rows(store: Store, day: date, settings: Settings) -> pd.DataFr
         "competitor_start": (ts - pd.Timedelta(days=int(
             settings.get("warnings.competitor_new_days")))).date(),
     }
+
+
+def _account_rule_rows(store: Store, day: date, settings: Settings) -> pd.DataFrame:
+    bill_month = store.scalar("SELECT max(month) FROM billing_monthly WHERE month <= ?", [day])
+    params = account_rule_params(day, None if bill_month is None
+                                 else pd.Timestamp(bill_month).date(), settings)
     raw = _sql_frame(store, load_sql("warn_account_rules"), params)
     details = {
         "W4": lambda r: pd.DataFrame({"contracts": r["v1"].astype(int),
