@@ -1,5 +1,6 @@
 """Streamlit entry: page config, sign-in gate, language, navigation."""
 
+import pandas as pd
 import streamlit as st
 
 from ui import nav, state
@@ -7,6 +8,9 @@ from ui.session import current_user, lang, language_switch, sign_in_page, sign_o
 from valuation.schema import enum_label
 
 st.set_page_config(page_title="政企客户价值 · Account Valuation", page_icon="📶", layout="wide")
+# The analysed portfolio is one shared frame per version: derived frames copy on write, so no
+# page can change what another session reads.
+pd.set_option("mode.copy_on_write", True)
 
 state.store()  # opens the embedded database; creates the demo portfolio on first run
 user = current_user()
@@ -21,5 +25,10 @@ else:
         if st.button(tr("signin.signout"), key="sign_out"):
             sign_out()
             st.rerun()
+        now = state.reading()
+        st.caption(tr("state.reading", **{k: now[k] for k in ("as_of", "data_version",
+                                                             "settings_id")}))
+        if now["building"]:
+            st.info(tr("state.building", **now["building"]), icon=":material/hourglass_top:")
     page = st.navigation(nav.pages_for(user, tr))
 page.run()

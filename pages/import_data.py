@@ -51,6 +51,8 @@ if check or commit:
             max_shrink=float(active_settings(store).get("import.max_shrink")),
             allow_shrink=bool(st.session_state.get("imp_allow")), merge=merge,
         )
+        if commit and report.ok:
+            state.build_now()
     st.session_state["imp_report"] = (report, commit)
 
 if "imp_report" in st.session_state:

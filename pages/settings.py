@@ -56,6 +56,7 @@ with tab_history:
         back = st.selectbox(tr("settings.restore_pick"), hist["settings_id"], key="set_restore_pick")
         if st.button(tr("settings.restore"), key="set_restore"):
             new_id = settings_store.restore(store, int(back), user=user.user_id)
+            state.build_now()
             st.success(tr("settings.saved", id=new_id))
             st.rerun()
 
@@ -87,5 +88,6 @@ else:
         new_id = settings_store.save_settings(
             store, text, user=user.user_id,
             comment=comment or (tr("cal.comment") if calibrated else ""))
+        state.build_now()
         st.success(tr("settings.saved", id=new_id))
         st.rerun()

@@ -120,3 +120,27 @@ def wide_path(tmp_path_factory):
     from wide_export import wide_store
 
     return wide_store(tmp_path_factory.mktemp("wide"), rows=3000, seed=1)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    """A PostgreSQL server for the app-database tests (see tests/pg.py)."""
+    from tests import pg
+
+    with pg.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_url(request, tmp_path):
+    """The app database URL for a test, once on SQLite (a file) and once on PostgreSQL (a
+    fresh database on the session's server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.sqlite'}"
+        return
+    from tests import pg
+
+    admin = request.getfixturevalue("pg_admin_url")
+    url, name = pg.fresh_database(admin)
+    yield url
+    pg.drop_database(admin, name)

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from valuation import access
-from valuation.store import Store
+from valuation.store import Store, copy_database
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -131,13 +131,12 @@ def test_admin_pages_refuse_other_roles_even_when_opened_directly(demo_db):
 
 def test_admin_changes_settings_previews_saves_and_the_pyramid_moves(demo_path, tmp_path):
     """Issue flow: an admin changes tiering, previews the effect, saves, sees tiers move."""
-    import shutil
 
     from valuation import features, settings_store
     from valuation.analysis import analyse
 
     db = tmp_path / "settings.duckdb"
-    shutil.copy(demo_path, db)
+    copy_database(demo_path, db)
     os.environ["VALUATION_DB"] = str(db)
     try:
         at = _signed_in("admin", "en").run()
@@ -171,12 +170,11 @@ def test_admin_changes_settings_previews_saves_and_the_pyramid_moves(demo_path, 
 def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
     """Issue flow: the lead sees warnings as work orders and assigns them; the account
     manager records the outcome on My work; the history keeps every step."""
-    import shutil
 
     from valuation import warnings as W
 
     db = tmp_path / "retention.duckdb"
-    shutil.copy(demo_path, db)
+    copy_database(demo_path, db)
     os.environ["VALUATION_DB"] = str(db)
     try:
         at = _signed_in("lead01", "en").run()
@@ -255,12 +253,11 @@ def test_lead_filters_the_queue(demo_db):
 
 
 def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_path):
-    import shutil
 
     from valuation import ingest, planning
 
     db = tmp_path / "plans.duckdb"
-    shutil.copy(demo_path, db)
+    copy_database(demo_path, db)
     os.environ["VALUATION_DB"] = str(db)
     try:
         with Store(db) as s:
@@ -297,12 +294,11 @@ def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_pat
 def test_a_plan_follows_a_suggestion_and_answers_a_work_order(demo_path, tmp_path):
     """The plan editor links one of the account's open work orders and a cross-sell
     suggestion; left without an action, the suggestion names it."""
-    import shutil
 
     from valuation import planning
 
     db = tmp_path / "plan-links.duckdb"
-    shutil.copy(demo_path, db)
+    copy_database(demo_path, db)
     os.environ["VALUATION_DB"] = str(db)
     try:
         with Store(db) as s:
@@ -367,13 +363,12 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
     """Without a model the pages say so and rank by the rules; an admin trains it on the
     Import page; then the Account page shows the model's probability and factors and the
     Retention page its card and the at-risk accounts no work order covers."""
-    import shutil
 
     from valuation import churn, settings_store
     from valuation.config import DEFAULT_SETTINGS_PATH
 
     db = tmp_path / "model.duckdb"
-    shutil.copy(demo_path, db)  # the database only: no model beside it yet
+    copy_database(demo_path, db)  # the database only: no model beside it yet
     assert not churn.model_path(db).exists()
     os.environ["VALUATION_DB"] = str(db)
     try:

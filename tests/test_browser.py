@@ -4,16 +4,17 @@ open every page, find no exception, keep screenshots (artifacts/screenshots)."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from urllib.parse import urlparse
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
+
+from valuation.store import copy_database
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +27,15 @@ SIGN_INS = {"account_manager": ("am01", "demo-am01", 4), "sales_lead": ("lead01"
             "executive": ("exec01", "demo-exec01", 5), "admin": ("admin", "demo-admin", 7)}
 
 
+class Served(str):
+    """The app's address, and the database it serves."""
+
+    def __new__(cls, url: str, db: Path) -> Served:
+        self = super().__new__(cls, url)
+        self.db = db
+        return self
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,7 +45,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(demo_path, tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "portfolio.duckdb"
-    shutil.copy(demo_path, db)
+    copy_database(demo_path, db)
     port = _free_port()
     env = dict(os.environ, VALUATION_DB=str(db))
     log = open(db.parent / "streamlit.log", "w")  # noqa: SIM115
@@ -58,7 +68,7 @@ def server(demo_path, tmp_path_factory):
             log.close()
             raise RuntimeError((db.parent / "streamlit.log").read_text())
         time.sleep(0.25)
-    yield url
+    yield Served(url, db)
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
@@ -124,5 +134,57 @@ def test_sign_in_and_every_page(server, browser, role, lang):
             _settle(page)
             _no_exception(page, f"{role}/{lang}/{name}")
             page.screenshot(path=str(SHOTS / f"{role}-{lang}-{name}.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+def _cli(*args: str, stdin: str | None = None) -> str:
+    out = subprocess.run([sys.executable, "-m", "valuation", *args], cwd=ROOT, input=stdin,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"valuation {' '.join(args)}: {out.stderr[-3000:]}"
+    return out.stdout
+
+
+def test_commands_run_while_the_app_serves_and_the_page_shows_the_new_data(server, browser,
+                                                                            tmp_path):
+    """With a signed-in session open, an admin exports, re-imports, dispatches warnings, sets a
+    password and reads the database's info from the command line: every command succeeds
+    (no lock), and the open page shows the new data version on its next rerun, no restart."""
+    import json
+
+    db = str(server.db)
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1200}, locale="en-US")
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/?lang=en", wait_until="domcontentloaded")
+        page.locator('input[type="text"]').first.wait_for(timeout=90_000)
+        page.locator('input[type="text"]').first.fill("admin")
+        page.locator('input[type="password"]').first.fill("demo-admin")
+        page.locator('[data-testid="stFormSubmitButton"] button').click()
+        nav = page.locator('[data-testid="stSidebarNav"] a')
+        nav.first.wait_for(timeout=90_000)
+        _settle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        before = json.loads(_cli("info", "--db", db))["data_version"]
+        assert before in sidebar.inner_text()
+
+        out = tmp_path / "export"
+        _cli("export", "--db", db, "--out", str(out), "--format", "parquet")
+        _cli("import", "--db", db, str(out))
+        info = json.loads(_cli("info", "--db", db))
+        after = info["data_version"]
+        assert after != before
+        assert "work orders" in _cli("warnings", "--db", db, "--dispatch")
+        _cli("passwd", "--db", db, "am02", stdin="a-new-secret-2\n")
+
+        nav.nth(1).click()  # any rerun picks the new file up
+        deadline = time.monotonic() + 120
+        while after not in sidebar.inner_text():
+            assert time.monotonic() < deadline, sidebar.inner_text()
+            page.wait_for_timeout(500)
+            nav.nth(0).click()
+        _settle(page)
+        _no_exception(page, "after the import")
+        page.screenshot(path=str(SHOTS / "admin-en-after-cli-import.png"), full_page=True)
     finally:
         ctx.close()

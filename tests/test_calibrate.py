@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import toy_frames
 from sklearn.linear_model import LogisticRegression
 
-from conftest import toy_frames
 from valuation import history
 from valuation.calibrate import calibrate, fit_weights
 from valuation.config import SettingsError, load_settings, parse_settings
 from valuation.measures import MEASURES, raw_measures
 from valuation.periods import horizon_end, labelled_month_ends
 from valuation.settings_store import active_settings, save_settings
-from valuation.store import Store
+from valuation.store import Store, copy_database
 
 
 # -- month ends --------------------------------------------------------------------------------
@@ -85,7 +84,7 @@ def test_raw_measures_come_in_registry_order(toy_store):
 @pytest.fixture(scope="module")
 def wide_copy(wide_path, tmp_path_factory):
     d = tmp_path_factory.mktemp("wide_cal") / "w.duckdb"
-    shutil.copy(wide_path, d)
+    copy_database(wide_path, d)
     return d
 
 
@@ -124,7 +123,7 @@ def test_calibration_moves_weight_to_tenure_and_term_and_lifts_loyalty(wide_copy
 
 def test_too_few_events_keep_the_weights(wide_copy, tmp_path):
     db = tmp_path / "w.duckdb"
-    shutil.copy(wide_copy, db)
+    copy_database(wide_copy, db)
     with Store(db) as s:
         text = active_settings(s).source + "\n[calibration]\nmin_events = 100000\n"
         result = calibrate(s, parse_settings(text), horizon_months=1, n_boot=0)
@@ -136,7 +135,7 @@ def test_too_few_events_keep_the_weights(wide_copy, tmp_path):
 
 def test_evaluate_follows_a_settings_change(wide_copy, tmp_path):
     db = tmp_path / "w.duckdb"
-    shutil.copy(wide_copy, db)
+    copy_database(wide_copy, db)
     with Store(db) as s:
         base = load_settings()
         a = history.evaluate(s, base, horizon_months=1, n_boot=0)
@@ -152,7 +151,7 @@ def test_evaluate_follows_a_settings_change(wide_copy, tmp_path):
 def test_calibrated_settings_score_the_demo_no_worse(demo_path, tmp_path):
     """On the demo, calibration only keeps weights or improves them out of sample."""
     db = tmp_path / "d.duckdb"
-    shutil.copy(demo_path, db)
+    copy_database(demo_path, db)
     with Store(db) as s:
         result = calibrate(s, active_settings(s), horizon_months=6, n_boot=0)
     for m in result["models"]:

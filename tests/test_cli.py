@@ -2,7 +2,6 @@
 
 import io
 import json
-import shutil
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pandas as pd
 import pytest
 
 from valuation.cli import main
-from valuation.store import Store
+from valuation.store import Store, copy_database
 
 FACTS = ["teams", "users", "competitors", "products", "accounts", "holdings", "contracts",
          "billing_monthly", "lines", "line_daily", "interactions", "churn_events"]
@@ -129,7 +128,7 @@ def test_recommend_evaluate_chooses_on_one_half_and_reports_the_other(small_demo
     assert 0 <= m["chosen"]["hit@3"] <= m["chosen"]["hit@5"] <= 1
     assert r["chosen"] == r["blend"]["name"] and r["in_use"]["name"] == "default"
     db = tmp_path / "saved.duckdb"
-    shutil.copy(small_demo, db)
+    copy_database(small_demo, db)
     assert main(["recommend", "evaluate", "--db", str(db), "--save"]) == 0
     assert "saved as settings version" in capsys.readouterr().out
     with Store(db) as s:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 from valuation import ingest, schema
 from valuation.ingest import Problem
-from valuation.store import Store
+from valuation.store import Store, copy_database
 
 FACTS = schema.fact_load_order()
 
@@ -199,7 +198,7 @@ def loaded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def loaded(tmp_path: Path, loaded_template: Path) -> Store:
     """A store holding the valid portfolio."""
     path = tmp_path / "loaded.duckdb"
-    shutil.copyfile(loaded_template, path)
+    copy_database(loaded_template, path)
     store = Store(path)
     yield store
     store.close()
@@ -898,7 +897,6 @@ def test_parquet_nulls_in_text_and_number_columns_stay_missing(tmp_path):
     """Parquet (and any typed source) gives None / NaN for missing cells: never 'None'/'nan'."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
     from conftest import toy_frames
 
     frames = toy_frames()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_ingest import FACTS, _accounts_zh, _as_text, _portfolio, loaded, loaded_template
 
 from valuation import ingest
-from valuation.store import Store
+from valuation.store import Store, copy_database
 
 __all__ = ["loaded", "loaded_template"]  # fixtures reused from test_ingest
 
@@ -106,7 +106,7 @@ def test_stray_quote_anywhere_is_refused_or_consistent(
     """A quote opening any cell of any row, closed in the same column ``gap`` rows later or
     never: either refused at the row it opened, or every account kept with sane cells."""
     d = tmp_path_factory.mktemp("quote")
-    shutil.copyfile(loaded_template, d / "s.duckdb")
+    copy_database(loaded_template, d / "s.duckdb")
     lines = accounts_lines()
     lines[opened] = _quote(lines[opened], col)
     if close and opened + gap < len(lines):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import toy_frames
+
 from valuation import ingest
 from valuation.store import Store
 

@@ -7,8 +7,8 @@ import dataclasses
 
 import pandas as pd
 import pytest
-
 from conftest import toy_frames
+
 from valuation import planning as P
 from valuation import warnings as W
 from valuation.access import User

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import toy_frames
+
 from valuation import ingest
 from valuation.safety import escape_formulas
 from valuation.store import Store

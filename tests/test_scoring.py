@@ -3,13 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
-
 from conftest import toy_frames
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from valuation import features
 from valuation.analysis import analyse
 from valuation.config import SettingsError, load_settings, parse_settings
-from valuation.pyramid import TierCutter, basis_score, lorenz, migration, path_to_next_tier
+from valuation.pyramid import TierCutter, lorenz, migration, path_to_next_tier
 from valuation.scoring import assign_models, grade, normalise, score
 from valuation.store import Store
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from wide_export import EXAMPLES, generator, write_export
 
 from valuation import features, ingest
 from valuation.store import Store
-from wide_export import EXAMPLES, generator, write_export
 
 
 def _count(db: Path, table: str) -> int:

@@ -10,12 +10,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import toy_frames
+
 from valuation import features
 from valuation import warnings as W
-from valuation.analysis import analyse
 from valuation.access import User
+from valuation.analysis import analyse
 from valuation.config import load_settings
 
 _W7A = load_settings().get("warnings.w7a_high_spend")

@@ -7,7 +7,6 @@ every page must still answer its question, and the unassigned pool must work end
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from valuation import access, ingest
-from valuation.store import Store
+from valuation.store import Store, copy_database
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -28,7 +27,7 @@ def wide_db(wide_path, tmp_path_factory):
     """The wide export plus one team: a lead, two account managers and an admin."""
     d = tmp_path_factory.mktemp("wide_app")
     db = d / "w.duckdb"
-    shutil.copy(wide_path, db)
+    copy_database(wide_path, db)
     people = d / "people"
     people.mkdir()
     pd.DataFrame({"team_id": ["T1"], "name": ["一组"], "name_en": ["Team 1"],
@@ -111,7 +110,7 @@ def test_lead_assigns_the_unassigned_pool_and_the_manager_sees_it(wide_db):
 
 def test_admin_calibrates_on_the_settings_page(wide_db, tmp_path):
     db = tmp_path / "cal.duckdb"
-    shutil.copy(wide_db, db)
+    copy_database(wide_db, db)
     os.environ["VALUATION_DB"] = str(db)
     try:
         at = _app("admin", "en").run()
@@ -139,7 +138,7 @@ def test_admin_calibrates_on_the_settings_page(wide_db, tmp_path):
 
 def test_bundling_ranks_by_the_model_chosen_here_and_an_admin_keeps_it(wide_db, tmp_path):
     db = tmp_path / "rank.duckdb"
-    shutil.copy(wide_db, db)
+    copy_database(wide_db, db)
     os.environ["VALUATION_DB"] = str(db)
     try:
         at = _app("admin", "en").run()
@@ -167,7 +166,7 @@ def test_a_cross_sectional_model_says_so_and_its_rules_are_read_against_history(
     from valuation.settings_store import active_settings
 
     db = tmp_path / "churn.duckdb"
-    shutil.copy(wide_db, db)
+    copy_database(wide_db, db)
     with Store(db) as s:
         card = churn.train(s, settings=active_settings(s), horizon_months=1)
     assert card["status"] == "cross_sectional"
@@ -192,11 +191,12 @@ def test_a_cross_sectional_model_says_so_and_its_rules_are_read_against_history(
 def test_a_hostile_account_name_renders_as_text(wide_db, tmp_path):
     hostile = "![x](http://198.51.100.7/p.png) [click](http://198.51.100.7) $x^2$ <b>bold</b>"
     db = tmp_path / "hostile.duckdb"
-    shutil.copy(wide_db, db)
+    copy_database(wide_db, db)
     with Store(db) as s:
         account = s.scalar("SELECT account_id FROM accounts ORDER BY account_id LIMIT 1")
-        s.query(f"UPDATE accounts SET name = ?, name_en = ? WHERE account_id = '{account}'",
-                [hostile, hostile])
+        with s.facts_session() as con:
+            con.execute("UPDATE accounts SET name = ?, name_en = ? WHERE account_id = ?",
+                        [hostile, hostile, account])
     os.environ["VALUATION_DB"] = str(db)
     try:
         at = _app("admin", "en")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui import state
 from ui.session import lang, tr
 from ui.widgets import plain
 from valuation import features, i18n
@@ -90,6 +91,7 @@ def unassigned_view(store: Store, user: User, frame: pd.DataFrame, users: pd.Dat
         ids = shown["account_id"].astype(str).tolist()
     if ids:
         store.assign_owner(ids, who, user=user.user_id)
+        state.build_now()
         st.session_state[_FLASH] = tr("owners.assigned", n=f"{len(ids):,}",
                                       who=plain(names.get(who, who)))
         st.rerun()

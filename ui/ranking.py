@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from ui import state
 from ui.session import tr
 from valuation.access import User, can_manage_settings
 from valuation.config import Settings
@@ -59,4 +60,5 @@ def ranking_view(bundle: Any, user: User, store: Store, settings: Settings) -> N
             st.session_state[_SAVED] = save_settings(
                 store, with_values(settings, choice.blend.settings_values()),
                 user=user.user_id, comment=tr("blend.comment", name=choice.name))
+            state.build_now()
             st.rerun()

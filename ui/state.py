@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,17 +14,18 @@ import streamlit as st
 from valuation import features, history, portfolio
 from valuation.access import User, scope_filter
 from valuation.analysis import Analysis, analyse
-from valuation.settings_store import active_settings, active_settings_id
+from valuation.settings_store import active_settings_id
 from valuation.store import Store, default_db_path
 
 __all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "ensure_work_orders", "feature_labels", "model_card", "revenue_trend", "scoped_frame",
+           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "model_card", "reading", "revenue_trend",
+           "scoped_frame",
            "store", "survival_curves", "survival_fits", "users"]
 
 
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    s = Store(path)
+    s = Store(path, app_db=os.environ.get("VALUATION_APP_DB"))
     if not s.has_facts and os.environ.get("VALUATION_NO_DEMO") != "1":
         from valuation.setup import create_demo
 
@@ -36,30 +38,92 @@ def store() -> Store:
     return _open_store(str(default_db_path().resolve()))
 
 
+_BUILDING: dict[tuple[str, str, int], threading.Thread] = {}
+_BUILD_LOCK = threading.Lock()
+
+
+def _build_in_background(s: Store, key: tuple[str, str, int]) -> None:
+    """Build the analysis of ``key`` once per process, off the page request."""
+    from valuation import prepared
+
+    with _BUILD_LOCK:
+        t = _BUILDING.get(key)
+        if t is not None and (t.is_alive() or prepared.is_built(s, key[1], key[2])):
+            return
+        t = threading.Thread(target=prepared.build, args=(s,), daemon=True,
+                             name=f"analysis-{key[1]}-{key[2]}")
+        _BUILDING[key] = t
+        t.start()
+
+
 def _key() -> tuple[str, str, int]:
+    """(database, data version, settings version) the pages read: the store's current ones,
+    or, while their analysis is still being built, the newest built ones."""
+    from valuation import prepared
+
     s = store()
-    return str(s.path.resolve()), s.data_version, active_settings_id(s)
+    current = (str(s.path.resolve()), s.data_version, active_settings_id(s))
+    if prepared.is_built(s, current[1], current[2]):
+        return current
+    newest = prepared.newest(s)
+    if newest is None:  # nothing to show meanwhile: the page builds it
+        return current
+    _build_in_background(s, current)
+    return current[0], newest.data_version, newest.settings_id
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+def reading() -> dict[str, Any]:
+    """What the pages show: data version, as-of date, settings version, and the newer
+    versions being analysed meanwhile (None when the pages are current)."""
+    s = store()
+    key = _key()
+    a = analysis()
+    cur = (s.data_version, active_settings_id(s))
+    return {"data_version": key[1], "settings_id": key[2], "as_of": a.frame.attrs.get("as_of"),
+            "building": None if cur == key[1:] else {"data_version": cur[0],
+                                                       "settings_id": cur[1]}}
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _analysis(path: str, data_version: str, settings_id: int) -> Analysis:
+    """One analysis per version for every session: read-only, never modify it."""
+    from valuation import prepared
+    from valuation.settings_store import settings_by_id
+
     s = _open_store(path)
-    return analyse(features.account_frame(s), active_settings(s))
+    settings = settings_by_id(s, settings_id)
+    a = prepared.load(s, data_version, settings_id, settings)
+    if a is None:
+        if (s.data_version, active_settings_id(s)) == (data_version, settings_id):
+            prepared.build(s, settings)  # nobody built it yet (first run): this reader does
+            a = prepared.load(s, data_version, settings_id, settings)
+        if a is None:
+            a = analyse(features.account_frame(s), settings)
+    return a
+
+
+def build_now() -> None:
+    """After this session changed the data or the settings: build their analysis now, as the
+    writer, so the next page shows it (a job or another process may have built it already)."""
+    from valuation import i18n, prepared
+
+    with st.spinner(i18n.t("state.building_now", st.session_state.get("lang", "zh"))):
+        prepared.build(store())
 
 
 def analysis() -> Analysis:
-    """The whole portfolio scored with the active settings (a private copy)."""
+    """The whole portfolio scored with the settings in force (shared, read-only)."""
     return _analysis(*_key())
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _with_previous(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
     f = _analysis(path, data_version, settings_id).frame
     prev = history.previous_snapshot(_open_store(path), date.fromisoformat(f.attrs["as_of"]))
     return portfolio.with_previous(f, prev)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _users(path: str, data_version: str) -> pd.DataFrame:
     return _open_store(path).read_table("users")
 
@@ -70,10 +134,13 @@ def users() -> pd.DataFrame:
 
 
 def scoped_frame(user: User) -> pd.DataFrame:
-    """The analysed accounts the signed-in user may see."""
+    """The analysed accounts the signed-in user may see: rows picked from the shared frame
+    before anything is copied (an account manager's 150 accounts cost 150 rows), and for a
+    province-wide scope a view of the shared frame (copy-on-write: changing it copies)."""
     f = _with_previous(*_key())
-    out = f[scope_filter(user, f, users())].reset_index(drop=True)
-    out.attrs = f.attrs
+    mask = scope_filter(user, f, users())
+    out = f.copy(deep=False) if bool(mask.all()) else f[mask.to_numpy()].reset_index(drop=True)
+    out.attrs = dict(f.attrs)
     return out
 
 
@@ -111,12 +178,12 @@ def _model_stamp(path: str) -> int:
     return f.stat().st_mtime_ns if f.exists() else 0
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _survival_frame(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
     from valuation import churn
 
     s = _open_store(path)
-    return churn.survival_frame(s, settings=active_settings(s))
+    return churn.survival_frame(s, settings=_analysis(path, data_version, settings_id).settings)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -156,7 +223,7 @@ def survival_fits() -> dict[str, Any]:
     return _fits(*_key())
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _churn_frame(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
     from valuation import churn
 
@@ -172,7 +239,7 @@ def churn_row(account_id: str) -> pd.DataFrame:
     return row
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _risk(path: str, data_version: str, settings_id: int, stamp: int) -> pd.DataFrame:
     from valuation import churn
 

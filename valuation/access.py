@@ -111,7 +111,8 @@ def set_password(store: Store, user_id: str, password: str, *, by: str) -> None:
 
 def authenticate(store: Store, user_id: str, password: str) -> User | None:
     """The user when the password is right, else None (same work either way)."""
-    stored = store.scalar("SELECT password_hash FROM credentials WHERE user_id = ?", [user_id])
+    stored = store.app.scalar("SELECT password_hash FROM credentials WHERE user_id = :u",
+                              {"u": str(user_id)})
     # Compare against a dummy hash when the user is unknown, so timing does not tell.
     ok = verify_password(password, stored or _DUMMY_HASH)
     return get_user(store, user_id) if ok and stored else None

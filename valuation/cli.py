@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
             "--db", type=Path, default=None,
             help="DuckDB file (default: $VALUATION_DB or data/portfolio.duckdb)",
         )
+        sp.add_argument(
+            "--app-db", default=None, metavar="URL",
+            help="app database (what people write): SQLAlchemy URL, e.g. "
+                 "postgresql+psycopg://user@host/db (default: $VALUATION_APP_DB, else an SQLite "
+                 "file beside the DuckDB file)",
+        )
 
     sp = cmd("demo", _demo, "Create (or replace the facts of) a seeded demo portfolio.")
     db(sp)
@@ -149,6 +155,19 @@ def _parser() -> argparse.ArgumentParser:
     sp = cmd("info", _info, "Row counts, data version and as-of date of a database.")
     db(sp)
 
+    sp = cmd("jobs", _jobs, "Run scheduled jobs (analysis, dispatch, snapshot, retrain), each "
+             "once per data and settings version; or show their last runs.")
+    db(sp)
+    sp.add_argument("names", nargs="*", metavar="JOB",
+                    help="analysis, dispatch, snapshot, retrain (default: all)")
+    sp.add_argument("--force", action="store_true", help="run even if done for these versions")
+    sp.add_argument("--status", action="store_true", help="show each job's last run")
+    sp.add_argument("--json", action="store_true", help="print JSON only")
+
+    sp = cmd("migrate", _migrate, "Upgrade a database to this version, keeping every row people "
+             "wrote (safe while the app serves).")
+    db(sp)
+
     sp = cmd("passwd", _passwd, "Set a user's password (read from the terminal or stdin).")
     db(sp)
     sp.add_argument("user_id")
@@ -169,7 +188,61 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(args.db if args.db is not None else default_db_path())
+    return Store(args.db if args.db is not None else default_db_path(),
+                 app_db=getattr(args, "app_db", None) or os.environ.get("VALUATION_APP_DB"))
+
+
+def _build_analysis(s: Store) -> None:
+    """The writer builds the analysed portfolio of the new versions, so the app's next reader
+    loads it instead of waiting for it (stderr: the JSON of stdout stays clean)."""
+    from valuation import prepared
+
+    if not s.has_facts:
+        return
+    t0 = time.perf_counter()
+    b = prepared.build(s)
+    print(f"analysis of data version {b.data_version}, settings version {b.settings_id} "
+          f"ready ({b.accounts:,} accounts, {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from valuation import jobs
+
+    with _store(args) as s:
+        if args.status:
+            runs = jobs.last_runs(s)
+            if args.json:
+                print(runs.to_json(orient="records", force_ascii=False))
+            else:
+                for r in runs.itertuples():
+                    print(f"{r.job:<10} {r.at}  {r.versions}  {r.result}")
+            return 0
+        out = jobs.run(s, args.names or list(jobs.JOBS), force=args.force)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
+    else:
+        for r in out:
+            what = json.dumps(r["result"], default=str, ensure_ascii=False) if r["ran"] else \
+                r["skipped"]
+            print(f"{r['job']:<10} {'done' if r['ran'] else 'skipped'}: {what}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from valuation.store import SCHEMA_VERSION
+
+    path = args.db if args.db is not None else default_db_path()
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no database at {path}")
+    with _store(args) as s:
+        moved = s.migrated_rows
+        print(f"{s.path}: schema version {SCHEMA_VERSION}; app database {s.app.display_url}")
+        if moved:
+            print("moved to the app database: " + ", ".join(
+                f"{n:,} {t.replace('_', ' ')}" for t, n in moved.items()))
+        else:
+            print("nothing to move")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -179,6 +252,7 @@ def _demo(args: argparse.Namespace) -> int:
     with _store(args) as s:
         counts = create_demo(s, accounts=args.accounts, seed=args.seed, as_of=args.as_of,
                              line_accounts=args.line_accounts)
+        _build_analysis(s)
         print(f"demo portfolio written to {s.path} in {time.perf_counter() - t0:.1f} s "
               f"(data version {s.data_version})")
     for t, n in counts.items():
@@ -200,6 +274,8 @@ def _import(args: argparse.Namespace) -> int:
                               transform=args.transform, user=os.environ.get("USER", "cli"),
                               max_shrink=float(active_settings(s).get("import.max_shrink")),
                               allow_shrink=args.allow_shrink, merge=args.merge)
+        if report.ok and not args.dry_run:
+            _build_analysis(s)
     print(report.to_text(args.lang))
     return 0 if report.ok else 1
 
@@ -292,6 +368,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             result["saved_as"] = save_settings(
                 s, result["toml"], user=os.environ.get("USER", "cli"),
                 comment=f"calibrated to churn within {result['horizon_months']} months")
+            _build_analysis(s)
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "toml"}, indent=2,
                          ensure_ascii=False))
@@ -460,6 +537,7 @@ def _settings(args: argparse.Namespace) -> int:
             sid = save_settings(s, args.save.read_text(encoding="utf-8"),
                                 user=os.environ.get("USER", "cli"), comment=f"from {args.save.name}")
             print(f"saved as settings version {sid}")
+            _build_analysis(s)
         else:
             print(active_settings(s).source)
     return 0
@@ -471,6 +549,7 @@ def _info(args: argparse.Namespace) -> int:
     with _store(args) as s:
         out = {
             "db": str(s.path),
+            "app_db": s.app.display_url,
             "data_version": s.data_version,
             "as_of": str(data_as_of(s)),
             "rows": s.row_counts(),
@@ -508,11 +587,21 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _app_script() -> Path:
+    """app.py: the copy a wheel installs as valuation/_app/, else the source checkout's."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_app" / "app.py"
+    return installed if installed.is_file() else here.parent / "app.py"
+
+
 def _app(args: argparse.Namespace) -> int:
     env = dict(os.environ)
-    if args.db is not None:
-        env["VALUATION_DB"] = str(args.db.resolve())
-    app = Path(__file__).resolve().parent.parent / "app.py"
+    # Resolved here, in the caller's directory: streamlit runs in the app's own directory (for
+    # its .streamlit/config.toml), which for an installed wheel is inside site-packages.
+    env["VALUATION_DB"] = str((args.db if args.db is not None else default_db_path()).resolve())
+    if args.app_db:
+        env["VALUATION_APP_DB"] = args.app_db
+    app = _app_script()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false"]
     return subprocess.call(cmd, env=env, cwd=app.parent)

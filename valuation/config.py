@@ -25,7 +25,7 @@ __all__ = [
     "same_settings",
 ]
 
-DEFAULT_SETTINGS_PATH = Path(__file__).resolve().parent.parent / "data" / "models" / "default.toml"
+DEFAULT_SETTINGS_PATH = Path(__file__).resolve().parent / "models" / "default.toml"
 NORMS = ("percentile", "minmax", "log", "fixed")
 MISSING = ("zero", "median", "best")
 TIER_METHODS = ("quantile", "threshold", "kmeans")
@@ -190,7 +190,7 @@ def same_settings(a: Settings, b: Settings) -> bool:
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from a TOML file (default: data/models/default.toml)."""
+    """Settings from a TOML file (default: valuation/models/default.toml)."""
     p = Path(path) if path is not None else DEFAULT_SETTINGS_PATH
     return parse_settings(p.read_text(encoding="utf-8"))
 

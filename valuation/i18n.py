@@ -40,6 +40,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signin.submit": ("Sign in", "登录"),
     "signin.failed": ("Wrong user ID or password.", "工号或密码错误。"),
     "signin.signout": ("Sign out", "退出登录"),
+    "state.reading": ("Data as of {as_of} · data version {data_version} · settings version "
+                      "{settings_id}",
+                      "数据截至 {as_of} · 数据版本 {data_version} · 设置版本 {settings_id}"),
+    "state.building_now": ("Analysing the portfolio with the change…", "正在按变更重新分析客户…"),
+    "state.building": ("Newer data (version {data_version}, settings version {settings_id}) is "
+                       "being analysed; the pages show the previous analysis until it is ready.",
+                       "新数据（版本 {data_version}，设置版本 {settings_id}）正在分析中；"
+                       "完成前页面显示上一版分析结果。"),
     "nav.portfolio": ("Portfolio", "客户组合"),
     "nav.account": ("Account", "客户视图"),
     "nav.import": ("Import", "数据导入"),

@@ -1933,18 +1933,14 @@ def _guard(report: ImportReport, store: Store, max_shrink: float) -> None:
                 "若只是部分数据，请用 --merge 按主键更新和新增"))
     frame = report.frames.get("accounts")
     if frame is not None:
-        cur = store.cursor()
-        try:
-            cur.register("_kept", pd.DataFrame({"account_id": frame["account_id"].astype(str)}))
-            lost = {name: int(cur.execute(
-                f'SELECT count(*) FROM "{name}" WHERE account_id NOT IN '
-                f"(SELECT account_id FROM _kept){cond}").fetchall()[0][0])
-                for name, cond in (("work_orders", " AND status NOT IN "
-                                    "('retained', 'lost', 'false_alarm')"),
-                                   ("plans", " AND status NOT IN ('done', 'dropped')"),
-                                   ("account_assignments", ""))}
-        finally:
-            cur.close()
+        kept = pd.DataFrame({"account_id": frame["account_id"].astype(str)})
+        lost = {name: int(store.query(
+            f'SELECT count(*) AS n FROM "{name}" WHERE account_id NOT IN '
+            f"(SELECT account_id FROM _kept){cond}", frames={"_kept": kept})["n"].iloc[0])
+            for name, cond in (("work_orders", " AND status NOT IN "
+                                "('retained', 'lost', 'false_alarm')"),
+                               ("plans", " AND status NOT IN ('done', 'dropped')"),
+                               ("account_assignments", ""))}
         lost = {k: v for k, v in lost.items() if v}
         if lost:
             what = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())

@@ -22,15 +22,16 @@ def create_demo(store: Store, *, accounts: int = 5000, seed: int = 7, as_of: dat
     database, so that every page has something true to show. Returns row counts."""
     from valuation.warnings import warn_and_dispatch
 
-    counts = write_demo(store, accounts=accounts, seed=seed, as_of=as_of,
-                        line_accounts=line_accounts)
-    settings = active_settings(store)
-    history.backfill_snapshots(store, settings, months=history_months, user="demo")
-    day = features.data_as_of(store)
-    for weeks_back in range(max(int(dispatch_weeks), 1) - 1, -1, -1):
-        d = day - timedelta(weeks=weeks_back)
-        a = analyse(features.account_frame(store, as_of=d), settings)
-        warn_and_dispatch(store, a.frame, settings, user="system", as_of=d)
+    with store.facts_session():  # the facts and their score history land in one swap
+        counts = write_demo(store, accounts=accounts, seed=seed, as_of=as_of,
+                            line_accounts=line_accounts)
+        settings = active_settings(store)
+        history.backfill_snapshots(store, settings, months=history_months, user="demo")
+        day = features.data_as_of(store)
+        for weeks_back in range(max(int(dispatch_weeks), 1) - 1, -1, -1):
+            d = day - timedelta(weeks=weeks_back)
+            a = analyse(features.account_frame(store, as_of=d), settings)
+            warn_and_dispatch(store, a.frame, settings, user="system", as_of=d)
     if train_model:
         from valuation import churn
 

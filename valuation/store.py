@@ -1,14 +1,26 @@
-"""The embedded DuckDB store: migrations, reads, all-or-nothing fact loads, audited app writes."""
+"""The store: facts in DuckDB, what people write in the app database.
+
+Facts (and score snapshots) live in one DuckDB file that every process reads through read-only
+connections. A write never touches the live file: it builds the new file beside it (a copy,
+changed in one transaction) and swaps it in with an atomic rename, under a lock file, so
+readers are never locked out and pick up the new data version on their next read.
+
+What people write lives in the app database (:mod:`valuation.appdb`): an SQLite file beside
+the DuckDB file, or PostgreSQL by ``VALUATION_APP_DB``.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +28,17 @@ import duckdb
 import pandas as pd
 
 from valuation import schema
+from valuation.appdb import APP_DB_TABLES, AppDB, ConflictError, Tx, json_default
 
 __all__ = [
     "ConflictError",
     "DEFAULT_DB",
     "SCHEMA_VERSION",
     "Store",
+    "copy_database",
+    "default_app_db",
     "default_db_path",
+    "json_default",
     "sql_type",
 ]
 
@@ -41,10 +57,6 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = max(v for v, _ in _migrations())
 
 
-class ConflictError(RuntimeError):
-    """Someone else changed the row since it was read (its version moved on)."""
-
-
 def default_db_path() -> Path:
     """``VALUATION_DB`` if set, else ``data/portfolio.duckdb`` under the working directory."""
     env = os.environ.get("VALUATION_DB")
@@ -60,31 +72,73 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def json_default(v: Any) -> Any:
-    """``json.dumps`` default: dates as ISO text, numpy scalars as Python, else ``str``."""
-    if isinstance(v, (date, datetime, pd.Timestamp)):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return str(v)
+
+def default_app_db(path: str | Path) -> str:
+    """The app database of the facts file ``path``: ``VALUATION_APP_DB`` when ``path`` is the
+    default database (``VALUATION_DB``), else an SQLite file beside it
+    (``portfolio.duckdb`` -> ``portfolio.app.sqlite``)."""
+    p = Path(path)
+    env = os.environ.get("VALUATION_APP_DB")
+    if env and p.resolve() == default_db_path().resolve():
+        return env
+    return f"sqlite:///{p.with_suffix('.app.sqlite').resolve()}"
+
+
+_APP_NAME_RE = re.compile(r"\b(" + "|".join(APP_DB_TABLES) + r")\b")
 
 
 class Store:
-    """One DuckDB file. Thread-safe: every call uses its own cursor."""
+    """The facts (DuckDB, read-only, swapped on write) and the app database. Thread-safe:
+    every call uses its own cursor."""
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 app_db: str | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._writer: duckdb.DuckDBPyConnection | None = None
+        self._depth = 0
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._stat: tuple[int, int, int] | None = None
+        self.app = AppDB(app_db or default_app_db(self.path))
+        self.migrated_rows: dict[str, int] = {}
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(self.path), read_only=read_only)
-        self._lock = threading.Lock()
-        self.read_only = read_only
-        if not read_only:
             self.migrate()
+        elif not self.path.exists():
+            raise FileNotFoundError(f"no database at {self.path}")
+        self._open()
 
     # -- lifecycle -----------------------------------------------------------------
+    def _open(self) -> None:
+        with self._lock:
+            self._con = None
+            self._fresh()
+
+    def _fresh(self) -> duckdb.DuckDBPyConnection:
+        """The read-only connection, reopened when another process swapped a new file in.
+
+        The file is attached read-only to a private in-memory database: DuckDB caches one
+        database per path and process, which would keep serving the replaced file."""
+        with self._lock:
+            if self._writer is not None:
+                return self._writer
+            st = self.path.stat()
+            if self._con is None or (st.st_ino, st.st_mtime_ns, st.st_size) != self._stat:
+                con = duckdb.connect(":memory:")
+                quoted = str(self.path.resolve()).replace("'", "''")
+                con.execute(f"ATTACH '{quoted}' AS facts (READ_ONLY)")
+                # the old connection closes itself once its last cursor is gone
+                self._con = con
+                self._stat = (st.st_ino, st.st_mtime_ns, st.st_size)
+            return self._con
+
     def close(self) -> None:
-        self._con.close()
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+        self.app.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -93,74 +147,160 @@ class Store:
         self.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the facts (the write session's, inside :meth:`facts_session`)."""
         with self._lock:
-            return self._con.cursor()
+            con = self._fresh()
+            cur = con.cursor()
+            if con is not self._writer:
+                cur.execute("USE facts")
+            return cur
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside BEGIN ... COMMIT; rolled back on any exception."""
-        cur = self.cursor()
-        cur.execute("BEGIN TRANSACTION")
+    def facts_session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Change the facts: a copy of the file beside it, changed through the yielded
+        connection, swapped in atomically at the end (discarded on any exception). Writers
+        queue on a lock file; readers keep reading the old file until the swap. Nested
+        sessions join the outer one; reads of this store go to the copy meanwhile."""
+        with self._lock:
+            if self._writer is not None:
+                self._depth += 1
+                try:
+                    yield self._writer
+                finally:
+                    self._depth -= 1
+                return
+        lock = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
-            cur.execute("COMMIT")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _replay_wal(self.path)
+            if self.path.exists():
+                shutil.copyfile(self.path, tmp)
+            con = duckdb.connect(str(tmp))
+            with self._lock:
+                self._writer = con
+            try:
+                yield con
+                con.execute("CHECKPOINT")
+            finally:
+                with self._lock:
+                    self._writer = None
+                con.close()
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
         finally:
-            cur.close()
+            tmp.unlink(missing_ok=True)
+            Path(str(tmp) + ".wal").unlink(missing_ok=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+        with self._lock:
+            self._con = None  # reopen on the next read
+            self._stat = None
+
+    @contextmanager
+    def transaction(self, tx: Tx | None = None) -> Iterator[Tx]:
+        """A write transaction on the app database; rolled back on any exception. Lost races
+        become ConflictError."""
+        with self.app.transaction(tx) as t:
+            yield t
+
+    def _schema_version(self) -> int:
+        if not self.path.exists():
+            return 0
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            has = con.execute("SELECT count(*) FROM information_schema.tables "
+                              "WHERE table_name = 'meta'").fetchone()[0]
+            if not has:
+                return 0
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            con.close()
 
     def migrate(self) -> int:
-        """Apply pending schema migrations in order; return the schema version."""
-        cur = self.cursor()
-        cur.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        current = int(row[0]) if row else 0
-        for version, sql in _migrations():
-            if version <= current:
-                continue
-            with self.transaction() as tx:
-                for stmt in [s.strip() for s in sql.split(";") if s.strip()]:
-                    tx.execute(stmt)
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)]
-                )
-            current = version
-        cur.close()
+        """Apply pending schema migrations in order (one swap); return the schema version.
+        Version 5 moves every user-written row into the app database first, keeping rows
+        that are already there."""
+        if self.path.exists() and not Path(str(self.path) + ".wal").exists():
+            current = self._schema_version()
+            if current >= SCHEMA_VERSION:
+                return current
+        with self.facts_session() as con:
+            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, "
+                        "value VARCHAR)")
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            current = int(row[0]) if row else 0
+            for version, sql in _migrations():
+                if version <= current:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    if version == 5:
+                        self.migrated_rows = _move_app_tables(con, self.app)
+                    for stmt in [s.strip() for s in sql.split(";") if s.strip()]:
+                        con.execute(stmt)
+                    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                [str(version)])
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                current = version
         return current
 
     # -- reads ---------------------------------------------------------------------
-    def query(self, sql: str, params: list[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
-        cur = self.cursor()
+    def query(self, sql: str, params: list[Any] | Mapping[str, Any] | None = None, *,
+              frames: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Rows of a DuckDB query over the facts. App tables it names are read from the app
+        database (cached per process until they change); ``frames`` adds named frames."""
+        cur = self._bridged(sql, frames)
         try:
             return cur.execute(sql, params or []).df()
         finally:
             cur.close()
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        cur = self.cursor()
+        cur = self._bridged(sql, None)
         try:
             row = cur.execute(sql, params or []).fetchone()
             return None if row is None else row[0]
         finally:
             cur.close()
 
+    def _bridged(self, sql: str, frames: Mapping[str, Any] | None) -> duckdb.DuckDBPyConnection:
+        cur = self.cursor()
+        for name, tbl in self.app.arrow(sorted(set(_APP_NAME_RE.findall(sql)))).items():
+            cur.register(name, tbl)
+        for name, df in (frames or {}).items():
+            cur.register(name, df)
+        return cur
+
     def read_table(self, name: str) -> pd.DataFrame:
+        if name in APP_DB_TABLES:
+            return self.app.select(name)
         t = schema.table(name)
         cols = ", ".join(f'"{c}"' for c in t.names)
         order = ", ".join(f'"{c}"' for c in t.key) if t.key else "1"
         return self.query(f'SELECT {cols} FROM "{name}" ORDER BY {order}')
 
     def row_counts(self) -> dict[str, int]:
-        return {
-            t: int(self.scalar(f'SELECT count(*) FROM "{t}"'))
-            for t in [tb.name for tb in schema.FACT_TABLES + schema.APP_TABLES]
-        }
+        cur = self.cursor()
+        try:
+            facts = {t: int(cur.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
+                     for t in [tb.name for tb in schema.FACT_TABLES + schema.APP_TABLES]
+                     if t not in APP_DB_TABLES}
+        finally:
+            cur.close()
+        return {**facts, **self.app.row_counts()}
 
     def meta(self, key: str) -> str | None:
-        v = self.scalar("SELECT value FROM meta WHERE key = ?", [key])
-        return None if v is None else str(v)
+        cur = self.cursor()
+        try:
+            row = cur.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        finally:
+            cur.close()
+        return None if row is None else str(row[0])
 
     @property
     def data_version(self) -> str:
@@ -175,7 +315,7 @@ class Store:
     def replace_facts(
         self, frames: Mapping[str, pd.DataFrame], *, source: str, user: str = "system"
     ) -> str:
-        """Replace the given fact tables wholesale in one transaction; return the new data version.
+        """Replace the given fact tables wholesale in one swap; return the new data version.
 
         Frames must already be valid (see :mod:`valuation.ingest`). App-owned tables are never
         touched. Either every table lands or none does.
@@ -183,77 +323,94 @@ class Store:
         unknown = [n for n in frames if n not in schema.TABLES or schema.TABLES[n].app_owned]
         if unknown:
             raise ValueError(f"not fact tables: {', '.join(unknown)}")
-        version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+        version = _new_version()
         counts = {}
-        with self.transaction() as tx:
-            for name in schema.fact_load_order():
-                if name not in frames:
-                    continue
-                t = schema.table(name)
-                df = frames[name]
-                counts[name] = len(df)
-                view = f"_load_{name}"
-                tx.register(view, df)
-                select = ", ".join(
-                    f'CAST("{c.name}" AS {sql_type(c.dtype)}) AS "{c.name}"'
-                    if c.name in df.columns
-                    else f'CAST(NULL AS {sql_type(c.dtype)}) AS "{c.name}"'
-                    for c in t.columns
-                )
-                tx.execute(f'DELETE FROM "{name}"')
-                tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM "{view}"')
-                tx.unregister(view)
-            if "accounts" in frames or "users" in frames:
-                _apply_assignments(tx)
-            tx.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [version])
-            tx.execute(
-                "INSERT INTO import_log VALUES (?, ?, ?, ?, ?)",
-                [version, _now(), user, source, json.dumps(counts)],
-            )
+        with self.facts_session() as con:
+            tx = con.cursor()
+            tx.execute("BEGIN TRANSACTION")
+            try:
+                for name in schema.fact_load_order():
+                    if name not in frames:
+                        continue
+                    t = schema.table(name)
+                    df = frames[name]
+                    counts[name] = len(df)
+                    view = f"_load_{name}"
+                    tx.register(view, df)
+                    select = ", ".join(
+                        f'CAST("{c.name}" AS {sql_type(c.dtype)}) AS "{c.name}"'
+                        if c.name in df.columns
+                        else f'CAST(NULL AS {sql_type(c.dtype)}) AS "{c.name}"'
+                        for c in t.columns
+                    )
+                    tx.execute(f'DELETE FROM "{name}"')
+                    tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM "{view}"')
+                    tx.unregister(view)
+                if "accounts" in frames or "users" in frames:
+                    self._apply_assignments(tx)
+                _stamp(tx, version, user, source, counts)
+                tx.execute("COMMIT")
+            except BaseException:
+                tx.execute("ROLLBACK")
+                raise
+            finally:
+                tx.close()
         return version
 
+    def _apply_assignments(self, tx: duckdb.DuckDBPyConnection) -> None:
+        """Owners assigned in the app hold for accounts the import gives no known owner."""
+        tx.register("account_assignments", self.app.arrow(["account_assignments"])[
+            "account_assignments"])
+        tx.execute(
+            """UPDATE accounts SET owner_id = asg.owner_id
+               FROM account_assignments asg
+               WHERE accounts.account_id = asg.account_id
+                 AND (accounts.owner_id IS NULL
+                      OR accounts.owner_id NOT IN (SELECT user_id FROM users))
+                 AND asg.owner_id IN (SELECT user_id FROM users)""")
+        tx.unregister("account_assignments")
+
     def assign_owner(self, account_ids: list[str], owner_id: str, *, user: str) -> str:
-        """Give accounts an owner in the app (the unassigned pool): one transaction that stores
-        an audited assignment per account, sets their owner and starts a new data version
-        (the facts changed). Refuses an unknown owner or account. Returns the data version."""
+        """Give accounts an owner in the app (the unassigned pool): an audited assignment per
+        account in the app database and, in the same step, their owner in the facts, under a
+        new data version (the facts changed). Refuses an unknown owner or account. Returns
+        the data version."""
         ids = list(dict.fromkeys(str(a) for a in account_ids))
         if not ids:
             return self.data_version
-        version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
+        version = _new_version()
+        ids_df = pd.DataFrame({"account_id": ids})
         with self.transaction() as tx:
-            if not tx.execute("SELECT count(*) FROM users WHERE user_id = ?",
-                              [owner_id]).fetchall()[0][0]:
+            if not self.scalar("SELECT count(*) FROM users WHERE user_id = ?", [owner_id]):
                 raise ValueError(f"no user {owner_id!r}")
-            tx.register("_ids", pd.DataFrame({"account_id": ids}))
-            found = int(tx.execute("SELECT count(*) FROM accounts WHERE account_id IN "
-                                   "(SELECT account_id FROM _ids)").fetchall()[0][0])
-            if found != len(ids):
-                tx.unregister("_ids")
-                raise ValueError(f"{len(ids) - found} of the accounts do not exist")
-            before = tx.execute(
-                "SELECT a.account_id, a.owner_id, coalesce(g.version, 0) AS version FROM accounts a"
-                " LEFT JOIN account_assignments g ON g.account_id = a.account_id"
-                " WHERE a.account_id IN (SELECT account_id FROM _ids) ORDER BY a.account_id").df()
-            tx.execute("DELETE FROM account_assignments WHERE account_id IN "
-                       "(SELECT account_id FROM _ids)")
-            tx.register("_before", before)
-            tx.execute("INSERT INTO account_assignments SELECT account_id, ?, version + 1, ?, ? "
-                       "FROM _before", [owner_id, _now(), user])
-            tx.unregister("_before")
-            tx.execute("UPDATE accounts SET owner_id = ? WHERE account_id IN "
-                       "(SELECT account_id FROM _ids)", [owner_id])
-            self._audit(tx, user=user, action="assign_owner", table_name="account_assignments",
-                        row_key=json.dumps({"accounts": len(ids)}),
-                        before=json.dumps(dict(zip(before["account_id"], before["owner_id"].where(
-                            before["owner_id"].notna(), None), strict=True)), ensure_ascii=False,
-                            default=json_default),
-                        after=json.dumps({"owner_id": owner_id, "account_ids": ids},
-                                         ensure_ascii=False))
-            tx.unregister("_ids")
-            tx.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [version])
-            tx.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?)",
-                       [version, _now(), user, f"assigned {len(ids)} accounts to {owner_id}",
-                        json.dumps({"accounts": len(ids)})])
+            found = self.query("SELECT account_id, owner_id FROM accounts WHERE account_id IN "
+                               "(SELECT account_id FROM _ids) ORDER BY account_id",
+                               frames={"_ids": ids_df})
+            if len(found) != len(ids):
+                raise ValueError(f"{len(ids) - len(found)} of the accounts do not exist")
+            stored = self.app.select("account_assignments")
+            prev = found.merge(stored[["account_id", "version"]], on="account_id", how="left")
+            at = _now()
+            rows = pd.DataFrame({
+                "account_id": prev["account_id"], "owner_id": owner_id,
+                "version": prev["version"].fillna(0).astype(int) + 1, "updated_at": at,
+                "updated_by": user, "_action": "assign_owner"})
+            self.app.upsert_frame("account_assignments", rows, user=user, at=at, tx=tx)
+            with self.facts_session() as con:
+                cur = con.cursor()
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    cur.register("_ids", ids_df)
+                    cur.execute("UPDATE accounts SET owner_id = ? WHERE account_id IN "
+                                "(SELECT account_id FROM _ids)", [owner_id])
+                    _stamp(cur, version, user, f"assigned {len(ids)} accounts to {owner_id}",
+                           {"accounts": len(ids)})
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                finally:
+                    cur.close()
         return version
 
     def import_history(self) -> pd.DataFrame:
@@ -269,7 +426,7 @@ class Store:
         expected_version: int | None = None,
         action: str | None = None,
         redact: tuple[str, ...] = (),
-        tx: duckdb.DuckDBPyConnection | None = None,
+        tx: Tx | None = None,
     ) -> int:
         """Insert or update one app-owned row by its key; audited; return its new version.
 
@@ -277,46 +434,11 @@ class Store:
         another editor saved first. With ``tx`` (from :meth:`transaction`), the write joins
         that transaction, so several writes land together or not at all.
         """
-        if tx is None:
-            with self.transaction() as own:
-                return self.write_row(name, row, user=user, expected_version=expected_version,
-                                      action=action, redact=redact, tx=own)
         t = schema.table(name)
-        if not t.app_owned:
-            raise ValueError(f"{name} is not app-owned")
-        key = {k: row[k] for k in t.key}
-        where = " AND ".join(f'"{k}" = ?' for k in t.key)
-        cur_rows = tx.execute(f'SELECT * FROM "{name}" WHERE {where}', list(key.values())).df()
-        before = cur_rows.iloc[0].to_dict() if len(cur_rows) else None
-        current_version = int(before["version"]) if before else 0
-        if expected_version is not None and expected_version != current_version:
-            raise ConflictError(
-                f"{name} {key} was changed by {before.get('updated_by') if before else '?'} "
-                f"(version {current_version}, you edited version {expected_version})"
-            )
-        new = dict(before or {})
-        new.update(row)
-        new["version"] = current_version + 1
-        new["updated_at"] = _now()
-        new["updated_by"] = user
-        cols = [c for c in t.names if c in new]
-        if before is not None:
-            tx.execute(f'DELETE FROM "{name}" WHERE {where}', list(key.values()))
-        tx.execute(
-            f'INSERT INTO "{name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-            f"VALUES ({', '.join('?' for _ in cols)})",
-            [None if pd.isna(new[c]) else new[c] for c in cols],
-        )
-        self._audit(
-            tx,
-            user=user,
-            action=action or ("update" if before else "insert"),
-            table_name=name,
-            row_key=json.dumps(key, default=json_default, ensure_ascii=False),
-            before=_redacted(before, redact),
-            after=_redacted(new, redact),
-        )
-        return int(new["version"])
+        if not t.app_owned or name not in APP_DB_TABLES:
+            raise ValueError(f"{name} is not a table people write")
+        return self.app.write_row(name, row, user=user, expected_version=expected_version,
+                                  action=action, redact=redact, tx=tx)
 
     def write_batch(
         self,
@@ -328,70 +450,144 @@ class Store:
         action: str,
         row_key: str,
     ) -> int:
-        """Replace the app-owned rows matching ``replace_where`` by ``rows`` in one transaction,
-        with one audit entry (counts before and after). Versions continue from the replaced
-        rows. For machine-written batches such as score snapshots; returns the row count."""
+        """Replace the rows of a machine-written table kept with the facts (score snapshots)
+        matching ``replace_where`` by ``rows``, in one swap, with one audit entry (counts
+        before and after). Versions continue from the replaced rows. Returns the row count."""
         t = schema.table(name)
-        if not t.app_owned:
-            raise ValueError(f"{name} is not app-owned")
+        if not t.app_owned or name in APP_DB_TABLES:
+            raise ValueError(f"{name} is not a machine-written table kept with the facts")
         where, params = replace_where
-        with self.transaction() as tx:
-            prev = tx.execute(
-                f'SELECT count(*), coalesce(max(version), 0) FROM "{name}" WHERE {where}', params
-            ).fetchone()
-            df = rows.copy()
-            df["version"] = int(prev[1]) + 1
-            df["updated_at"] = _now()
-            df["updated_by"] = user
-            tx.execute(f'DELETE FROM "{name}" WHERE {where}', params)
-            tx.register("_batch", df)
-            cols = ", ".join(f'"{c}"' for c in t.names if c in df.columns)
-            tx.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')
-            tx.unregister("_batch")
-            self._audit(
-                tx, user=user, action=action, table_name=name, row_key=row_key,
-                before=json.dumps({"rows": int(prev[0])}), after=json.dumps({"rows": len(df)}),
-            )
+        with self.facts_session() as con:
+            tx = con.cursor()
+            tx.execute("BEGIN TRANSACTION")
+            try:
+                prev = tx.execute(
+                    f'SELECT count(*), coalesce(max(version), 0) FROM "{name}" WHERE {where}',
+                    params).fetchone()
+                df = rows.copy()
+                df["version"] = int(prev[1]) + 1
+                df["updated_at"] = _now()
+                df["updated_by"] = user
+                tx.execute(f'DELETE FROM "{name}" WHERE {where}', params)
+                tx.register("_batch", df)
+                cols = ", ".join(f'"{c}"' for c in t.names if c in df.columns)
+                tx.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')
+                tx.unregister("_batch")
+                with self.transaction() as atx:
+                    self.app.audit(atx, user=user, action=action, table_name=name,
+                                   row_key=row_key, before=json.dumps({"rows": int(prev[0])}),
+                                   after=json.dumps({"rows": len(df)}))
+                tx.execute("COMMIT")
+            except BaseException:
+                tx.execute("ROLLBACK")
+                raise
+            finally:
+                tx.close()
         return len(rows)
 
     def audit_entries(self, table_name: str | None = None) -> pd.DataFrame:
-        if table_name is None:
-            return self.query("SELECT * FROM audit_log ORDER BY audit_id")
-        return self.query(
-            "SELECT * FROM audit_log WHERE table_name = ? ORDER BY audit_id", [table_name]
-        )
-
-    @staticmethod
-    def _audit(tx: duckdb.DuckDBPyConnection, **e: Any) -> None:
-        tx.execute(
-            "INSERT INTO audit_log (audit_id, \"at\", user_id, action, table_name, row_key, before, after)"
-            " VALUES (nextval('audit_seq'), ?, ?, ?, ?, ?, ?, ?)",
-            [_now(), e["user"], e["action"], e["table_name"], e["row_key"], e["before"], e["after"]],
-        )
+        tbl = self.app.tables["audit_log"]
+        return self.app.select("audit_log", None if table_name is None
+                               else tbl.c.table_name == table_name)
 
 
-def _apply_assignments(tx: duckdb.DuckDBPyConnection) -> None:
-    """Owners assigned in the app hold for accounts the import gives no known owner."""
-    tx.execute(
-        """UPDATE accounts SET owner_id = asg.owner_id
-           FROM account_assignments asg
-           WHERE accounts.account_id = asg.account_id
-             AND (accounts.owner_id IS NULL
-                  OR accounts.owner_id NOT IN (SELECT user_id FROM users))
-             AND asg.owner_id IN (SELECT user_id FROM users)""")
+# ---------------------------------------------------------------------------------------------
+def _new_version() -> str:
+    return f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
-def _redacted(row: Mapping[str, Any] | None, redact: tuple[str, ...]) -> str | None:
-    if row is None:
-        return None
-    clean = {
-        k: ("***" if k in redact else (None if _isna(v) else v)) for k, v in row.items()
-    }
-    return json.dumps(clean, default=json_default, ensure_ascii=False)
+def _stamp(tx: duckdb.DuckDBPyConnection, version: str, user: str, source: str,
+           counts: Mapping[str, int]) -> None:
+    tx.execute("INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [version])
+    tx.execute("INSERT INTO import_log VALUES (?, ?, ?, ?, ?)",
+               [version, _now(), user, source, json.dumps(dict(counts))])
 
 
-def _isna(v: Any) -> bool:
+def _replay_wal(path: Path) -> None:
+    """A write-ahead log left beside the live file (a writer of an older version was killed):
+    replay it into the file, which then has no log. Called under the writers' lock."""
+    if Path(str(path) + ".wal").exists() and path.exists():
+        con = duckdb.connect(str(path))
+        con.execute("CHECKPOINT")
+        con.close()
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(str(d), os.O_RDONLY)
     try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _move_app_tables(con: duckdb.DuckDBPyConnection, app: AppDB) -> dict[str, int]:
+    """Copy every row of the app-owned tables of a schema-4 file into the app database, keeping
+    the rows the app database already has (by key). Returns rows copied per table."""
+    import sqlalchemy as sa
+
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    moved: dict[str, int] = {}
+    with app.transaction() as tx:
+        for name in APP_DB_TABLES:
+            if name not in have:
+                continue
+            t = schema.table(name)
+            cols = [c for c in t.names
+                    if c in {r[0] for r in con.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = ?", [name]).fetchall()}]
+            df = con.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} '
+                             f'FROM "{name}"').df()
+            if df.empty:
+                continue
+            tbl = app.tables[name]
+            if name == "audit_log":
+                n_have = tx.execute(sa.select(sa.func.count()).select_from(tbl)).scalar()
+                if n_have:
+                    df = df.drop(columns=["audit_id"])
+            else:
+                key = list(t.key)
+                df = df.drop_duplicates(key, keep="last")
+                stored = app.select(name)
+                if len(stored):
+                    k_new = df[key].astype(str).agg("\x1f".join, axis=1)
+                    k_old = set(stored[key].astype(str).agg("\x1f".join, axis=1))
+                    df = df[~k_new.isin(k_old)]
+            app.insert_frame(name, df, tx=tx)
+            moved[name] = len(df)
+        if app.dialect == "postgresql" and "audit_log" in moved:
+            tx.execute(sa.text("SELECT setval(pg_get_serial_sequence('audit_log', 'audit_id'), "
+                               "(SELECT coalesce(max(audit_id), 1) FROM audit_log))"))
+        if moved:
+            app.audit(tx, user="system", action="migrate", table_name="meta",
+                      row_key='{"schema_version": 5}', before=None,
+                      after=json.dumps(moved))
+    return moved
+
+
+def copy_database(src: str | Path, dst: str | Path) -> Path:
+    """Copy a database to ``dst``: its facts file and, when the app database is the SQLite file
+    beside it, that too (through SQLite's online backup, so a copy taken while the app is
+    writing is consistent). A PostgreSQL app database is shared, not copied. Returns ``dst``."""
+    import sqlite3
+
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(src.with_name(src.name + ".lock"), "a")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # not in the middle of a swap
+        shutil.copyfile(src, dst)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    app_src = src.with_suffix(".app.sqlite")
+    if app_src.exists():
+        app_dst = dst.with_suffix(".app.sqlite")
+        for p in (app_dst, Path(str(app_dst) + "-wal"), Path(str(app_dst) + "-shm")):
+            p.unlink(missing_ok=True)
+        with sqlite3.connect(app_src) as a, sqlite3.connect(app_dst) as b:
+            a.backup(b)
+        b.close()
+        a.close()
+    return dst

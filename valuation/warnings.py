@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -16,7 +16,7 @@ from valuation import schema
 from valuation.access import User, scope_sql
 from valuation.config import SETTINGS, Settings
 from valuation.features import frame_as_of, live_accounts, load_sql
-from valuation.store import ConflictError, Store, sql_type
+from valuation.store import ConflictError, Store, Tx
 
 __all__ = [
     "ACCOUNT_RULES",
@@ -85,6 +85,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 _MONTH_DAYS = 30  # W1 compares the 30 days ending at as_of with the 30 days before
 _COMPLAINT_DAYS = 30  # default look-back of the escalated-complaint rule (see _setting)
 _WO = schema.table("work_orders").names
+_SYNC_RETRIES = 8
 _PLANS = schema.table("plans").names
 _EVENTS = schema.table("work_order_events").names
 
@@ -252,19 +253,27 @@ def sync_work_orders(
     updated, escalated, plans, unchanged (hit already counted), skipped (closed for this date).
     """
     day = pd.Timestamp(as_of).normalize()
-    at = _now()
     hits = _dispatch(store, warnings_df, analysed_frame, settings, day)
-    counts = dict(created=0, updated=0, escalated=0, plans=0, unchanged=0, skipped=0)
     if hits.empty:
-        return counts
+        return dict(created=0, updated=0, escalated=0, plans=0, unchanged=0, skipped=0)
+    for attempt in range(_SYNC_RETRIES):  # another process may sync or edit at the same time
+        try:
+            return _sync(store, hits, day, user=user)
+        except ConflictError:
+            if attempt == _SYNC_RETRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _sync(store: Store, hits: pd.DataFrame, day: pd.Timestamp, *, user: str) -> dict[str, int]:
+    """One attempt of :func:`sync_work_orders`: read, decide, write with version checks."""
+    at = _now()
+    counts = dict(created=0, updated=0, escalated=0, plans=0, unchanged=0, skipped=0)
     key = ["account_id", "rule"]
+    all_orders = _orders_table(store)
     with store.transaction() as tx:
-        tx.register("_hit_accounts", hits[["account_id"]].drop_duplicates())
-        existing = tx.execute(
-            "SELECT * FROM work_orders WHERE account_id IN (SELECT account_id FROM _hit_accounts)"
-        ).df()
-        tx.unregister("_hit_accounts")
-        existing = _typed_orders(existing)
+        existing = all_orders[all_orders["account_id"].isin(hits["account_id"])]
         final = existing["status"].isin(FINAL)
         open_ = existing[~final]
         closed_last = (existing[final].groupby(key)["last_hit"].max()
@@ -278,7 +287,7 @@ def sync_work_orders(
         counts["unchanged"] = int((has_open & ~is_update).sum())
         counts["skipped"] = int((~has_open & ~is_create).sum())
 
-        new = _new_orders(tx, h[is_create], day)
+        new = _new_orders(all_orders, h[is_create], day)
         parts = [f for f in (open_, new) if len(f)]
         rows = pd.concat(parts, ignore_index=True) if parts else open_.copy()
         rows["_new"] = rows["work_order_id"].isin(new["work_order_id"])
@@ -304,15 +313,15 @@ def sync_work_orders(
         changed["_action"] = np.select(
             [changed["_new"] & m_esc_c, changed["_new"], m_upd_c & m_esc_c, m_upd_c],
             ["create+escalate", "create", "hit+escalate", "hit"], "escalate")
-        _upsert(tx, "work_orders", changed, user=user, at=at)
+        store.app.upsert_frame("work_orders", changed, user=user, at=at, tx=tx)
 
-        plans = _counter_poaching_plans(tx, changed[m_esc_c], esc)
+        plans = _counter_poaching_plans(store, changed[m_esc_c], esc)
         if len(plans):
             plans["version"] = 1
             plans["updated_at"] = at
             plans["updated_by"] = user
             plans["_action"] = "create"
-            _upsert(tx, "plans", plans, user=user, at=at)
+            store.app.upsert_frame("plans", plans, user=user, at=at, tx=tx)
 
         hit_rows = changed[changed["_new"] | m_upd_c].merge(
             h[[*key, "detail"]], on=key, how="left")
@@ -341,7 +350,7 @@ def sync_work_orders(
                     "plan_id": esc_rows["account_id"].map(plan_of).to_numpy(),
                 })).to_numpy(),
             }))
-        _insert_events(tx, pd.concat(events, ignore_index=True), user=user, at=at,
+        _insert_events(store, tx, pd.concat(events, ignore_index=True), user=user, at=at,
                        row_key={"as_of": day.date().isoformat(), "sync": True})
     counts["created"] = int(changed["_new"].sum())
     counts["updated"] = int(m_upd_c.sum())
@@ -431,12 +440,9 @@ def assign(
     if not store.scalar("SELECT count(*) FROM users WHERE user_id = ?", [assignee]):
         raise ValueError(f"no user {assignee!r}")
     at = _now()
+    orders = _orders_table(store)
     with store.transaction() as tx:
-        tx.register("_ids", pd.DataFrame({"work_order_id": ids}))
-        cur = _typed_orders(tx.execute(
-            "SELECT * FROM work_orders WHERE work_order_id IN (SELECT work_order_id FROM _ids)"
-        ).df())
-        tx.unregister("_ids")
+        cur = orders[orders["work_order_id"].isin(ids)].reset_index(drop=True)
         missing = sorted(set(ids) - set(cur["work_order_id"]))
         if missing:
             raise ValueError(f"no work order {', '.join(missing)}")
@@ -455,11 +461,12 @@ def assign(
         new["updated_at"] = at
         new["updated_by"] = user
         new["_action"] = "assign"
-        _upsert(tx, "work_orders", new, user=user, at=at)
+        store.app.upsert_frame("work_orders", new, user=user, at=at, tx=tx)
         detail = _json_lines(pd.DataFrame({
             "from": cur["assignee_id"].to_numpy(), "to": assignee,
             "status_from": cur["status"].to_numpy(), "status_to": new["status"].to_numpy()}))
-        _insert_events(tx, pd.DataFrame({"work_order_id": cur["work_order_id"], "kind": "assign",
+        _insert_events(store, tx, pd.DataFrame({"work_order_id": cur["work_order_id"],
+                                                "kind": "assign",
                                          "detail": detail.to_numpy()}),
                        user=user, at=at, row_key={"assign": assignee})
     return len(cur)
@@ -519,32 +526,34 @@ def open_orders(
 
 def orders_for(store: Store, account_id: str) -> pd.DataFrame:
     """Every work order of one account, newest first hit first."""
-    return store.query(
-        "SELECT * FROM work_orders WHERE account_id = ? ORDER BY first_hit DESC, work_order_id",
-        [account_id])
+    wo = store.app.tables["work_orders"]
+    df = store.app.select("work_orders", wo.c.account_id == str(account_id))
+    return df.sort_values(["first_hit", "work_order_id"], ascending=[False, True],
+                          na_position="last", kind="stable").reset_index(drop=True)
 
 
 def hit_timeline(store: Store, account_id: str) -> pd.DataFrame:
     """Every warning hit of one account's work orders, by the data date it was found on:
     work_order_id, rule, status (the order's now), day, severity; oldest first."""
+    rows = store.app.query(
+        """SELECT o.work_order_id, o.rule, o.status, e.detail
+           FROM work_order_events e JOIN work_orders o ON o.work_order_id = e.work_order_id
+           WHERE o.account_id = :a AND e.kind = 'hit'""", {"a": str(account_id)})
     return store.query(
-        """SELECT o.work_order_id, o.rule, o.status,
-                  CAST(json_extract_string(e.detail, '$.as_of') AS DATE) AS day,
-                  CAST(json_extract(e.detail, '$.severity') AS DOUBLE) AS severity
-           FROM work_order_events e JOIN work_orders o USING (work_order_id)
-           WHERE o.account_id = ? AND e.kind = 'hit'
-           ORDER BY day, o.rule""",
-        [account_id])
+        """SELECT work_order_id, rule, status,
+                  CAST(json_extract_string(detail, '$.as_of') AS DATE) AS day,
+                  CAST(json_extract(detail, '$.severity') AS DOUBLE) AS severity
+           FROM _hits ORDER BY day, rule""", frames={"_hits": rows.astype(object)})
 
 
 def order_history(store: Store, work_order_id: str) -> pd.DataFrame:
     """The events of one work order (hits, assignments, escalation, statuses, notes), in order."""
-    return store.query(
-        """SELECT event_id, work_order_id, "at", user_id, kind, detail FROM work_order_events
-           WHERE work_order_id = ?
-           ORDER BY "at", CASE kind WHEN 'hit' THEN 0 WHEN 'escalate' THEN 1 ELSE 2 END,
+    return store.app.query(
+        """SELECT event_id, work_order_id, at, user_id, kind, detail FROM work_order_events
+           WHERE work_order_id = :w
+           ORDER BY at, CASE kind WHEN 'hit' THEN 0 WHEN 'escalate' THEN 1 ELSE 2 END,
                     event_id""",
-        [work_order_id])
+        {"w": str(work_order_id)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -750,19 +759,21 @@ def _typed_orders(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _new_orders(tx: duckdb.DuckDBPyConnection, c: pd.DataFrame, day: pd.Timestamp
+def _orders_table(store: Store) -> pd.DataFrame:
+    """Every work order (the process's cached copy, re-read when any changed), typed."""
+    return _typed_orders(store.app.arrow(["work_orders"])["work_orders"].to_pandas(
+        date_as_object=False))
+
+
+def _new_orders(all_orders: pd.DataFrame, c: pd.DataFrame, day: pd.Timestamp
                 ) -> pd.DataFrame:
     """Rows for orders to open: id WO-<account>-<rule>-<n> (n-th order of that pair)."""
     if c.empty:
         return pd.DataFrame(columns=_WO)
     n = c["n_orders"].fillna(0).astype(int) + 1
     ids = "WO-" + c["account_id"] + "-" + c["rule"] + "-" + n.astype(str)
-    tx.register("_new_ids", pd.DataFrame({"work_order_id": ids}))
-    taken = set(tx.execute("SELECT work_order_id FROM work_orders WHERE work_order_id IN "
-                           "(SELECT work_order_id FROM _new_ids)").df()["work_order_id"])
-    tx.unregister("_new_ids")
-    if taken:  # only if ids were written by hand: fall back to random ids for those
-        clash = ids.isin(taken)
+    clash = ids.isin(all_orders["work_order_id"])
+    if clash.any():  # only if ids were written by hand: fall back to random ids for those
         ids = ids.copy()
         ids[clash] = ids[clash] + "-" + [uuid.uuid4().hex[:8] for _ in range(int(clash.sum()))]
     return pd.DataFrame({
@@ -774,20 +785,19 @@ def _new_orders(tx: duckdb.DuckDBPyConnection, c: pd.DataFrame, day: pd.Timestam
     })
 
 
-def _counter_poaching_plans(tx: duckdb.DuckDBPyConnection, escalated: pd.DataFrame,
-                            esc: pd.DataFrame) -> pd.DataFrame:
-    """Plan stubs for escalated accounts without an open win_back plan (one per account)."""
+def _counter_poaching_plans(store: Store, escalated: pd.DataFrame, esc: pd.DataFrame
+                            ) -> pd.DataFrame:
+    """Plan stubs for escalated accounts without an open win_back plan (one per account;
+    never a second plan for the same order)."""
     if escalated.empty:
         return pd.DataFrame(columns=_PLANS)
     top = (escalated.sort_values(["severity", "work_order_id"], ascending=[False, True])
            .drop_duplicates("account_id"))
-    tx.register("_esc_acc", top[["account_id"]])
-    have = set(tx.execute(
-        "SELECT DISTINCT account_id FROM plans WHERE objective = 'win_back' "
-        "AND status IN ('open', 'in_progress') "
-        "AND account_id IN (SELECT account_id FROM _esc_acc)").df()["account_id"])
-    tx.unregister("_esc_acc")
-    top = top[~top["account_id"].isin(have)]
+    plans = store.app.arrow(["plans"])["plans"].to_pandas()
+    have = plans.loc[plans["objective"].eq("win_back")
+                     & plans["status"].isin(["open", "in_progress"]), "account_id"]
+    top = top[~top["account_id"].isin(have)
+              & ~("CP-" + top["work_order_id"]).isin(plans["plan_id"])]
     e = esc.loc[top["account_id"]]
     return pd.DataFrame({
         "plan_id": ("CP-" + top["work_order_id"]).to_numpy(),
@@ -803,52 +813,20 @@ def _counter_poaching_plans(tx: duckdb.DuckDBPyConnection, escalated: pd.DataFra
     })
 
 
-def _upsert(tx: duckdb.DuckDBPyConnection, name: str, rows: pd.DataFrame, *, user: str,
-            at: str) -> None:
-    """Replace rows of an app-owned table by key, set-based, with one audit row each.
-
-    ``rows`` carries every column (version, updated_at, updated_by already set) and
-    ``_action``; before and after are the stored rows as JSON.
-    """
-    t = schema.table(name)
-    (key,) = t.key
-    df = rows[[*t.names, "_action"]].copy()
-    tx.register("_rows", df)
-    before = tx.execute(f'SELECT "{key}" AS k, to_json(t) AS j FROM "{name}" t '
-                        f'WHERE "{key}" IN (SELECT "{key}" FROM _rows)').df()
-    tx.register("_before", before)
-    select = ", ".join(f'CAST("{c.name}" AS {sql_type(c.dtype)}) AS "{c.name}"'
-                       for c in t.columns)
-    tx.execute(f'DELETE FROM "{name}" WHERE "{key}" IN (SELECT "{key}" FROM _rows)')
-    tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM _rows')
-    tx.execute(
-        f"""INSERT INTO audit_log (audit_id, "at", user_id, action, table_name, row_key,
-                                   before, after)
-            SELECT nextval('audit_seq'), ?, ?, r._action, ?,
-                   '{{"{key}": ' || to_json(t."{key}") || '}}', b.j, to_json(t)
-            FROM "{name}" t JOIN _rows r ON r."{key}" = t."{key}"
-            LEFT JOIN _before b ON b.k = t."{key}" """,
-        [at, user, name])
-    tx.unregister("_rows")
-    tx.unregister("_before")
-
-
-def _insert_events(tx: duckdb.DuckDBPyConnection, events: pd.DataFrame, *, user: str, at: str,
+def _insert_events(store: Store, tx: Tx, events: pd.DataFrame, *, user: str, at: str,
                    row_key: Mapping[str, Any]) -> None:
     """Append work-order events (work_order_id, kind, detail) with one summary audit row."""
     if events.empty:
         return
-    tx.register("_events", events)
-    tx.execute(
-        """INSERT INTO work_order_events (event_id, work_order_id, "at", user_id, kind, detail,
-                                          version, updated_at, updated_by)
-           SELECT CAST(gen_random_uuid() AS VARCHAR), work_order_id, ?, ?, kind, detail, 1, ?, ?
-           FROM _events""",
-        [at, user, at, user])
-    tx.unregister("_events")
-    Store._audit(tx, user=user, action="append", table_name="work_order_events",
-                 row_key=json.dumps(dict(row_key), ensure_ascii=False), before=None,
-                 after=json.dumps({"rows": len(events)}))
+    rows = pd.DataFrame({
+        "event_id": store.app.next_event_ids(len(events)),
+        "work_order_id": events["work_order_id"].to_numpy(), "at": at, "user_id": user,
+        "kind": events["kind"].to_numpy(), "detail": events["detail"].to_numpy(),
+        "version": 1, "updated_at": at, "updated_by": user})
+    store.app.insert_frame("work_order_events", rows, tx=tx)
+    store.app.audit(tx, user=user, action="append", table_name="work_order_events",
+                    row_key=json.dumps(dict(row_key), ensure_ascii=False), before=None,
+                    after=json.dumps({"rows": len(events)}))
 
 
 def _event(store: Store, work_order_id: str, kind: str, detail: Mapping[str, Any], *,
@@ -862,7 +840,8 @@ def _event(store: Store, work_order_id: str, kind: str, detail: Mapping[str, Any
 
 
 def _order(store: Store, work_order_id: str) -> pd.Series:
-    df = store.query("SELECT * FROM work_orders WHERE work_order_id = ?", [work_order_id])
+    wo = store.app.tables["work_orders"]
+    df = store.app.select("work_orders", wo.c.work_order_id == str(work_order_id))
     if df.empty:
         raise ValueError(f"no work order {work_order_id!r}")
     return df.iloc[0]

@@ -1,0 +1,101 @@
+"""The analysis built by the writer and the scheduled jobs: stored once per data and settings
+version, loaded equal to a fresh analysis, and idempotent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import toy_frames
+from valuation import features, jobs, prepared
+from valuation.analysis import analyse
+from valuation.config import load_settings
+from valuation.settings_store import active_settings, save_settings
+from valuation.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_stored_analysis_loads_equal_to_a_fresh_one(demo_path, tmp_path):
+    from valuation.store import copy_database
+
+    db = copy_database(demo_path, tmp_path / "d.duckdb")
+    with Store(db) as s:
+        b = prepared.build(s)
+        assert (b.data_version, b.settings_id) == prepared.current_key(s)
+        again = prepared.build(s)  # nothing to do: the same build
+        assert again.built_at == b.built_at
+        loaded = prepared.load(s, b.data_version, b.settings_id, active_settings(s))
+        fresh = analyse(features.account_frame(s), active_settings(s))
+        pd.testing.assert_frame_equal(loaded.frame, fresh.frame)
+        assert loaded.frame.attrs == fresh.frame.attrs
+        pd.testing.assert_frame_equal(loaded.card.contributions, fresh.card.contributions)
+        assert list(loaded.cutter.cuts_) == list(fresh.cutter.cuts_)
+        assert prepared.load(s, "no-such-version", 0, active_settings(s)) is None
+
+
+def test_a_settings_save_or_an_import_needs_a_new_build_and_old_ones_are_pruned(tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        s.replace_facts(toy_frames(), source="toy")
+        first = prepared.build(s)
+        save_settings(s, load_settings().source, user="admin")
+        assert not prepared.is_built(s, *prepared.current_key(s))
+        second = prepared.build(s)
+        assert second.settings_id == first.settings_id + 1
+        for n in range(prepared.KEEP + 1):
+            s.replace_facts(toy_frames(6 + n), source=f"toy {n}")
+            prepared.build(s)
+        kept = prepared.builds(s)
+        assert len(kept) == prepared.KEEP and kept[0].accounts == 6 + prepared.KEEP
+        assert not any(p.name.startswith(".building") for p in prepared.folder(s).iterdir())
+
+
+def test_jobs_run_once_per_version_and_again_after_an_import(tmp_path):
+    with Store(tmp_path / "s.duckdb") as s:
+        s.replace_facts(toy_frames(), source="toy")
+        first = jobs.run(s, ["dispatch", "analysis", "snapshot"])
+        assert [r["job"] for r in first] == ["analysis", "dispatch", "snapshot"]
+        assert all(r["ran"] for r in first)
+        assert first[2]["result"]["accounts"] == len(s.read_table("score_snapshots"))
+        repeat = jobs.run(s, ["analysis", "dispatch", "snapshot"])
+        assert [r["ran"] for r in repeat] == [False, False, False]
+        assert "already ran" in repeat[1]["skipped"]
+        orders = len(s.read_table("work_orders"))
+        forced = jobs.run_job(s, "dispatch", force=True)
+        assert forced["ran"] and len(s.read_table("work_orders")) == orders  # idempotent sync
+        s.replace_facts(toy_frames(8), source="new data")
+        assert jobs.run_job(s, "analysis")["ran"]
+        runs = jobs.last_runs(s).set_index("job")
+        assert json.loads(runs.loc["analysis", "versions"])["data_version"] == s.data_version
+        assert json.loads(runs.loc["analysis", "result"])["accounts"] == 8
+
+
+def test_jobs_refuse_an_unknown_job_and_an_empty_database(tmp_path):
+    import pytest
+
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(ValueError, match="no job"):
+            jobs.run(s, ["dispatch", "coffee"])
+        with pytest.raises(ValueError, match="no data yet"):
+            jobs.run_job(s, "dispatch")
+
+
+def test_the_cli_import_builds_the_analysis_for_the_app(tmp_path):
+    """`valuation import` leaves the analysis of the new data version built, so the app's next
+    reader loads it instead of computing it."""
+    with Store(tmp_path / "s.duckdb") as s:
+        s.replace_facts(toy_frames(), source="toy")
+    out = tmp_path / "export"
+    run = [sys.executable, "-m", "valuation"]
+    subprocess.run([*run, "export", "--db", str(tmp_path / "s.duckdb"), "--out", str(out)],
+                   check=True, cwd=ROOT, capture_output=True)
+    r = subprocess.run([*run, "import", "--db", str(tmp_path / "s.duckdb"), str(out)],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "analysis of data version" in r.stderr
+    with Store(tmp_path / "s.duckdb") as s:
+        assert prepared.is_built(s, *prepared.current_key(s))
