@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import nav, state
+from ui import nav, state, widgets
 from ui.session import current_user, lang, language_switch, sign_in_page, sign_out, tr
 from valuation.schema import enum_label
 
@@ -31,4 +31,5 @@ else:
         if now["building"]:
             st.info(tr("state.building", **now["building"]), icon=":material/hourglass_top:")
     page = st.navigation(nav.pages_for(user, tr))
+widgets.show_flashes()
 page.run()

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import retention as R
-from ui import state
+from ui import state, widgets
 from ui.widgets import open_account
 from ui.session import current_user, lang, tr
 from valuation import i18n
@@ -67,7 +67,7 @@ with left:
                 version += 1
             if note != ("" if pd.isna(order["note"]) else order["note"]) and move in ("", "assigned"):
                 W.add_note(store, pick, note, user=user.user_id, expected_version=version)
-            st.success(tr("mywork.saved"))
+            widgets.flash(tr("mywork.saved"))
             st.rerun()
         except (ConflictError, ValueError) as exc:
             st.error(tr("mywork.conflict", error=str(exc)))

@@ -67,9 +67,11 @@ right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch"
 
 st.subheader(tr("portfolio.accounts"))
 table = portfolio.account_table(shown, L)
-st.caption(tr("portfolio.count", n=len(shown), total=len(frame)) + " · " + tr("portfolio.select_hint"))
+st.caption(" · ".join(x for x in (tr("portfolio.count", n=len(shown), total=len(frame)),
+                                   widgets.capped_note(len(table)), tr("portfolio.select_hint"))
+                      if x))
 event = st.dataframe(
-    table, hide_index=True, width="stretch", height=420, on_select="rerun",
+    widgets.capped(table), hide_index=True, width="stretch", height=420, on_select="rerun",
     selection_mode="single-row", key="pf_table", column_config=widgets.table_config(),
 )
 rows = event.selection.rows if event is not None else []

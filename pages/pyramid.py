@@ -81,7 +81,9 @@ tier = st.selectbox(tr("col.tier"), codes, format_func=lambda c: f"{c} · {setti
                     key="pyr_drill")
 members = live[live["tier"] == tier].sort_values("monthly_revenue", ascending=False)
 table = account_table(members, L)
-event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_select="rerun",
+if widgets.capped_note(len(table)):
+    st.caption(widgets.capped_note(len(table)))
+event = st.dataframe(widgets.capped(table), hide_index=True, width="stretch", height=320, on_select="rerun",
                      selection_mode="single-row", key="pyr_table",
                      column_config=widgets.table_config())
 if event is not None and event.selection.rows:

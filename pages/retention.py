@@ -53,7 +53,11 @@ with tabs[0]:
         assigns = can_edit_accounts(user) and user.role != "account_manager"
         if assigns:
             st.caption(tr("retention.select_hint"))
-        event = st.dataframe(R.order_table(ranked, names), hide_index=True, width="stretch",
+        note = widgets.capped_note(len(ranked))
+        if note:
+            st.caption(note)
+        event = st.dataframe(R.order_table(widgets.capped(ranked), names), hide_index=True,
+                             width="stretch",
                              height=420, on_select="rerun" if assigns else "ignore",
                              selection_mode="multi-row", key="ret_queue",
                              column_config=R.order_config())
@@ -68,7 +72,7 @@ with tabs[0]:
             if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
                          type="primary", key="ret_assign"):
                 n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id)
-                st.success(tr("retention.assigned", n=n, who=widgets.plain(names.get(who, who))))
+                widgets.flash(tr("retention.assigned", n=n, who=widgets.plain(names.get(who, who))))
                 st.rerun()
         widgets.csv_download(R.order_table(ranked, names), "work-orders", key="ret_dl")
 with tabs[1]:

@@ -49,16 +49,27 @@ with tab_toml:
     st.caption(tr("settings.toml_help"))
     raw = st.text_area(tr("settings.toml"), dump_settings(doc), height=420, key="set_toml_text")
     use_raw = st.toggle(tr("settings.use_toml"), key="set_use_toml")
+@st.dialog(tr("settings.restore_title"))
+def _confirm_restore(settings_id: int) -> None:
+    """Restoring changes every score and tier: asked once more, in a dialog."""
+    st.write(tr("settings.restore_confirm", id=settings_id))
+    yes, no = st.columns(2)
+    if yes.button(tr("settings.restore"), type="primary", key="set_restore_yes"):
+        new_id = settings_store.restore(store, settings_id, user=user.user_id)
+        state.build_now()
+        widgets.flash(tr("settings.saved", id=new_id))
+        st.rerun()
+    if no.button(tr("action.cancel"), key="set_restore_no"):
+        st.rerun()
+
+
 with tab_history:
     hist = settings_store.settings_history(store)
     st.dataframe(hist, hide_index=True, width="stretch")
     if not hist.empty:
         back = st.selectbox(tr("settings.restore_pick"), hist["settings_id"], key="set_restore_pick")
         if st.button(tr("settings.restore"), key="set_restore"):
-            new_id = settings_store.restore(store, int(back), user=user.user_id)
-            state.build_now()
-            st.success(tr("settings.saved", id=new_id))
-            st.rerun()
+            _confirm_restore(int(back))
 
 text = calibrated or (raw if use_raw else dump_settings(doc))
 try:
@@ -89,5 +100,5 @@ else:
             store, text, user=user.user_id,
             comment=comment or (tr("cal.comment") if calibrated else ""))
         state.build_now()
-        st.success(tr("settings.saved", id=new_id))
+        widgets.flash(tr("settings.saved", id=new_id))
         st.rerun()

@@ -429,3 +429,62 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
         assert len(unflagged) > 0 and not set(unflagged["Account ID"]) & open_accounts
     finally:
         os.environ["VALUATION_DB"] = str(demo_path)
+
+
+def _fingerprint(df) -> tuple:
+    import pandas as pd
+
+    parts = []
+    for c in df.columns:
+        s = df[c]
+        try:
+            h = int(pd.util.hash_pandas_object(s, index=True).sum())
+        except TypeError:  # list-valued cells
+            h = int(pd.util.hash_pandas_object(s.astype(str), index=True).sum())
+        parts.append((c, str(s.dtype), h))
+    return tuple(parts), len(df), json.dumps(df.attrs, sort_keys=True, default=str)
+
+
+def test_no_page_changes_the_shared_analysis(demo_db):
+    """The analysed portfolio is one object shared by every session (st.cache_resource): after
+    every page in every role has run, it is exactly what it was."""
+    from ui import state
+
+    at = _signed_in("admin", "en").run()
+    assert not at.exception
+    with Store(os.environ["VALUATION_DB"]) as s:
+        from valuation import prepared
+
+        dv, sid = prepared.current_key(s)
+    key = (str(Path(os.environ["VALUATION_DB"]).resolve()), dv, sid)
+    shared = state._analysis(*key).frame
+    with_prev = state._with_previous(*key)
+    before = _fingerprint(shared), _fingerprint(with_prev)
+    for user_id, pages in ROLE_PAGES.items():
+        at = _signed_in(user_id, "en").run()
+        for page in pages:
+            at.switch_page(page).run()
+            assert not at.exception, (user_id, page, at.exception)
+    assert state._analysis(*key).frame is shared  # the same object was served throughout
+    assert (_fingerprint(shared), _fingerprint(with_prev)) == before
+
+
+def test_big_tables_are_capped_and_the_download_is_built_on_click(demo_db, monkeypatch):
+    """A table never sends more than TABLE_ROWS rows to the browser and says so; the CSV of
+    the whole set is not built while the page runs."""
+    from ui import widgets
+
+    monkeypatch.setattr(widgets, "TABLE_ROWS", 50)
+    monkeypatch.setattr(widgets.capped, "__defaults__", (50,))
+    monkeypatch.setattr(widgets.capped_note, "__defaults__", (50,))
+    built = []
+    import valuation.safety as safety
+
+    real = safety.escape_formulas
+    monkeypatch.setattr(safety, "escape_formulas", lambda df: built.append(len(df)) or real(df))
+    at = _signed_in("admin", "en").run()
+    assert not at.exception
+    sizes = [len(d.value) for d in at.dataframe]
+    assert max(sizes) == 50 and 50 in sizes
+    assert "The first 50 of" in _texts(at) and "the download has them all" in _texts(at)
+    assert built == []  # no CSV was built for the downloads on the page

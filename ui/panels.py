@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import state
+from ui import state, widgets
 from ui.session import labeller, lang, tr
 from ui.widgets import money
 from valuation import charts, history, i18n, planning, positioning
@@ -265,7 +265,7 @@ def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
                 expected = int(current["version"])
             try:
                 planning.save_plan(store, row, user=user.user_id, expected_version=expected)
-                st.success(tr("account.plan_saved"))
+                widgets.flash(tr("account.plan_saved"))
                 st.rerun()
             except (ConflictError, ValueError) as exc:
                 st.error(tr("mywork.conflict", error=str(exc)))

@@ -56,14 +56,50 @@ def csv_download(df: pd.DataFrame, name: str, *, key: str) -> None:
     spreadsheet would run as a formula is escaped (:func:`valuation.safety.escape_formulas`)."""
     from valuation.safety import escape_formulas
 
+    def build() -> bytes:
+        # Built only when clicked (and outside the script run: it may use nothing but the
+        # frame it closes over); a page with a download costs nothing until then.
+        return escape_formulas(df).to_csv(index=False).encode("utf-8-sig")
+
     st.download_button(
         tr("action.download_csv"),
-        escape_formulas(df).to_csv(index=False).encode("utf-8-sig"),
+        build,
         file_name=f"{name}.csv",
         mime="text/csv",
         key=key,
         icon=":material/download:",
+        on_click="ignore",
     )
+
+
+_FLASH = "_flash_messages"
+
+
+def flash(message: str) -> None:
+    """A message that outlives the rerun that follows a save: shown as a toast on the next
+    run (see :func:`show_flashes`), instead of an st.success the rerun wipes at once."""
+    st.session_state.setdefault(_FLASH, []).append(message)
+
+
+def show_flashes() -> None:
+    """Toast and forget the messages queued by :func:`flash` (called once per run)."""
+    for m in st.session_state.pop(_FLASH, []):
+        st.toast(m, icon=":material/check_circle:")
+
+
+TABLE_ROWS = 1000
+"""Rows a page table shows at most; the whole set is one click away as a download."""
+
+
+def capped(df: pd.DataFrame, rows: int = TABLE_ROWS) -> pd.DataFrame:
+    """The first ``rows`` rows of a table for the page (a province's million rows would be a
+    message of hundreds of megabytes); say so with :func:`capped_note`."""
+    return df if len(df) <= rows else df.head(rows)
+
+
+def capped_note(total: int, rows: int = TABLE_ROWS) -> str:
+    """'' when nothing was cut, else "first N of M shown; download for all"."""
+    return "" if total <= rows else tr("table.capped", n=f"{rows:,}", total=f"{total:,}")
 
 
 def report_table(report: object, *, warnings: bool = False) -> pd.DataFrame:

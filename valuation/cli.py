@@ -180,6 +180,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--churn-train-accounts", type=int, default=100_000,
                     help="accounts to train the churn model on (default 100,000)")
     sp.add_argument("--json", action="store_true", help="print JSON only")
+    sp.add_argument("--app", action="store_true",
+                    help="time the app in headless Chromium instead: sign-in, Portfolio, a filter "
+                         "change, Account, Retention, Pyramid, for an account manager and an "
+                         "admin, with --sessions concurrent sessions; the server's peak memory")
+    sp.add_argument("--sessions", type=int, default=2, help="concurrent sessions (--app)")
+    sp.add_argument("--db", type=Path, default=None,
+                    help="(--app) serve this database instead of generating one")
 
     sp = cmd("app", _app, "Start the Streamlit app (creates the demo database on first run).")
     db(sp)
@@ -576,6 +583,13 @@ def _passwd(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from valuation import bench
 
+    if args.app:
+        from valuation import appbench
+
+        result = appbench.run(accounts=args.accounts, sessions=args.sessions,
+                              line_accounts=args.line_accounts, db=args.db, seed=args.seed)
+        print(json.dumps(result, indent=2))
+        return 0
     result = bench.run(accounts=args.accounts, line_accounts=args.line_accounts, seed=args.seed,
                        churn_train_accounts=args.churn_train_accounts)
     if args.json:

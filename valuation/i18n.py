@@ -58,6 +58,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "portfolio.title": ("Portfolio", "客户组合"),
     "portfolio.caption": ("Data as of {as_of} · {scope}", "数据截至 {as_of} · {scope}"),
     "portfolio.accounts": ("Accounts", "客户清单"),
+    "table.capped": ("The first {n} of {total} rows are shown; the download has them all.",
+                     "表中显示前 {n} 行（共 {total} 行）；下载文件包含全部。"),
     "portfolio.count": ("{n:,} of {total:,} accounts shown", "显示 {n:,} / {total:,} 个客户"),
     "portfolio.select_hint": (
         "Select a row to open the account.",
@@ -315,6 +317,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "settings.history": ("Versions", "历史版本"),
     "settings.restore_pick": ("Version", "版本"),
     "settings.restore": ("Restore this version", "恢复此版本"),
+    "settings.restore_title": ("Restore a settings version", "恢复设置版本"),
+    "settings.restore_confirm": (
+        "Version {id} becomes the active settings again, as a new version: every score, tier "
+        "and strategy is recomputed with it. Go ahead?",
+        "版本 {id} 将作为新版本重新生效：所有得分、层级和策略都将按其重新计算。确定继续吗？"),
+    "action.cancel": ("Cancel", "取消"),
     "settings.saved": ("Saved as version {id}.", "已保存为版本 {id}。"),
     "settings.invalid": ("These settings cannot be used: {error}", "设置无效:{error}"),
     "settings.preview": ("Effect before saving", "保存前预览影响"),
