@@ -26,8 +26,8 @@ else:
             sign_out()
             st.rerun()
         now = state.reading()
-        st.caption(tr("state.reading", **{k: now[k] for k in ("as_of", "data_version",
-                                                             "settings_id")}))
+        st.caption(tr("state.reading", as_of=now["as_of"], data_version=now["data_version"],
+                      settings_id=now["settings_id"] or tr("state.default_settings")))
         if now["building"]:
             st.info(tr("state.building", **now["building"]), icon=":material/hourglass_top:")
     page = st.navigation(nav.pages_for(user, tr))

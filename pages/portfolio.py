@@ -25,56 +25,63 @@ c[3].metric(tr("kpi.churned_12m"), f"{kpi['churned_12m']:,.0f} · {widgets.pct(k
             help=tr("kpi.churned_help"))
 c[4].metric(tr("kpi.arrears_rate"), widgets.pct(kpi["arrears_rate"]), help=tr("kpi.arrears_help"))
 
-with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_list:"):
-    f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
-    text = f1.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="pf_text")
-    ind_codes, ind_labels = widgets.enum_options(frame["industry"], "industry")
-    industries = f2.multiselect(tr("col.industry"), ind_codes, format_func=ind_labels.get,
-                                key="pf_ind", placeholder=tr("filter.any"))
-    cities = f3.multiselect(tr("col.city"), sorted(frame["city"].dropna().unique()),
-                            format_func=lambda x: i18n.city(x, L), key="pf_city", placeholder=tr("filter.any"))
-    size_codes, size_labels = widgets.enum_options(frame["size_class"], "size_class")
-    sizes = f4.multiselect(tr("col.size_class"), size_codes, format_func=size_labels.get,
-                           key="pf_size", placeholder=tr("filter.any"))
-    g1, g2, g3, g4 = st.columns([2, 2, 2, 2])
-    tiers = g1.multiselect(tr("col.tier"), [t.code for t in settings.tiers],
-                           format_func=lambda x: f"{x} · {settings.tier(x).label(L)}", key="pf_tier", placeholder=tr("filter.any"))
-    strategies = g2.multiselect(tr("col.strategy"), sorted(frame["strategy"].unique()),
-                                format_func=lambda x: i18n.strategy(x, L), key="pf_strategy", placeholder=tr("filter.any"))
-    stages = g3.multiselect(tr("col.lifecycle_stage"), sorted(frame["lifecycle_stage"].unique()),
-                            format_func=lambda x: i18n.stage(x, L), key="pf_stage", placeholder=tr("filter.any"))
-    owners: list[str] = []
-    if user.role != "account_manager":
-        people = portfolio.owner_options(frame, L)
-        owners = g4.multiselect(tr("col.owner"), list(people),
-                                format_func=lambda o: people[o] or tr("account.unassigned"),
-                                key="pf_owner", placeholder=tr("filter.any"))
-    include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
 
-shown = portfolio.filter_accounts(
-    frame, text=text, industries=industries, cities=cities, sizes=sizes, owners=owners,
-    tiers=tiers, strategies=strategies, stages=stages, include_churned=include_churned,
-)
+@st.fragment
+def _explore() -> None:
+    """Filters, map, trend and table: a filter change reruns this part only."""
+    with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_list:"):
+        f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
+        text = f1.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="pf_text")
+        ind_codes, ind_labels = widgets.enum_options(frame["industry"], "industry")
+        industries = f2.multiselect(tr("col.industry"), ind_codes, format_func=ind_labels.get,
+                                    key="pf_ind", placeholder=tr("filter.any"))
+        cities = f3.multiselect(tr("col.city"), sorted(frame["city"].dropna().unique()),
+                                format_func=lambda x: i18n.city(x, L), key="pf_city", placeholder=tr("filter.any"))
+        size_codes, size_labels = widgets.enum_options(frame["size_class"], "size_class")
+        sizes = f4.multiselect(tr("col.size_class"), size_codes, format_func=size_labels.get,
+                               key="pf_size", placeholder=tr("filter.any"))
+        g1, g2, g3, g4 = st.columns([2, 2, 2, 2])
+        tiers = g1.multiselect(tr("col.tier"), [t.code for t in settings.tiers],
+                               format_func=lambda x: f"{x} · {settings.tier(x).label(L)}", key="pf_tier", placeholder=tr("filter.any"))
+        strategies = g2.multiselect(tr("col.strategy"), sorted(frame["strategy"].unique()),
+                                    format_func=lambda x: i18n.strategy(x, L), key="pf_strategy", placeholder=tr("filter.any"))
+        stages = g3.multiselect(tr("col.lifecycle_stage"), sorted(frame["lifecycle_stage"].unique()),
+                                format_func=lambda x: i18n.stage(x, L), key="pf_stage", placeholder=tr("filter.any"))
+        owners: list[str] = []
+        if user.role != "account_manager":
+            people = portfolio.owner_options(frame, L)
+            owners = g4.multiselect(tr("col.owner"), list(people),
+                                    format_func=lambda o: people[o] or tr("account.unassigned"),
+                                    key="pf_owner", placeholder=tr("filter.any"))
+        include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
 
-left, right = st.columns([3, 2])
-left.altair_chart(
-    charts.positioning_chart(shown, L, value_cut=settings.get("positioning.value_high"),
-                             loyalty_cut=settings.get("positioning.loyalty_high")),
-    width="stretch",
-)
-right.altair_chart(charts.revenue_trend_chart(state.revenue_trend(user), L), width="stretch")
-right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch")
+    shown = portfolio.filter_accounts(
+        frame, text=text, industries=industries, cities=cities, sizes=sizes, owners=owners,
+        tiers=tiers, strategies=strategies, stages=stages, include_churned=include_churned,
+    )
 
-st.subheader(tr("portfolio.accounts"))
-table = portfolio.account_table(shown, L)
-st.caption(" · ".join(x for x in (tr("portfolio.count", n=len(shown), total=len(frame)),
-                                   widgets.capped_note(len(table)), tr("portfolio.select_hint"))
-                      if x))
-event = st.dataframe(
-    widgets.capped(table), hide_index=True, width="stretch", height=420, on_select="rerun",
-    selection_mode="single-row", key="pf_table", column_config=widgets.table_config(),
-)
-rows = event.selection.rows if event is not None else []
-if rows:
-    widgets.open_account(str(shown.iloc[rows[0]]["account_id"]))
-widgets.csv_download(table, f"portfolio-{as_of}", key="pf_download")
+    left, right = st.columns([3, 2])
+    left.altair_chart(
+        charts.positioning_chart(shown, L, value_cut=settings.get("positioning.value_high"),
+                                 loyalty_cut=settings.get("positioning.loyalty_high")),
+        width="stretch",
+    )
+    right.altair_chart(charts.revenue_trend_chart(state.revenue_trend(user), L), width="stretch")
+    right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch")
+
+    st.subheader(tr("portfolio.accounts"))
+    table = portfolio.account_table(shown, L)
+    st.caption(" · ".join(x for x in (tr("portfolio.count", n=len(shown), total=len(frame)),
+                                       widgets.capped_note(len(table)), tr("portfolio.select_hint"))
+                          if x))
+    event = st.dataframe(
+        widgets.capped(table), hide_index=True, width="stretch", height=420, on_select="rerun",
+        selection_mode="single-row", key="pf_table", column_config=widgets.table_config(),
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        widgets.open_account(str(shown.iloc[rows[0]]["account_id"]))
+    widgets.csv_download(table, f"portfolio-{as_of}", key="pf_download")
+
+
+_explore()

@@ -179,3 +179,11 @@ def test_a_version_4_database_migrates_with_every_user_written_row(tmp_path):
         assert s.audit_entries("plans")["audit_id"].iloc[-1] > 3
     with Store(path) as again:  # opening again migrates nothing twice
         assert again.migrated_rows == {} and len(again.read_table("plans")) == 1
+
+
+def test_a_store_in_a_folder_that_does_not_exist_yet(tmp_path):
+    """The default database lives in data/, which a fresh checkout or install lacks."""
+    with Store(tmp_path / "new" / "deeper" / "p.duckdb") as s:
+        assert s.path.exists() and (tmp_path / "new" / "deeper" / "p.app.sqlite").exists()
+    with pytest.raises(FileNotFoundError, match="no database"):
+        Store(tmp_path / "absent" / "p.duckdb", read_only=True)

@@ -608,6 +608,26 @@ def _app_script() -> Path:
     return installed if installed.is_file() else here.parent / "app.py"
 
 
+def _first_run(path: Path, args: argparse.Namespace) -> None:
+    """No data yet: build the demo here, in the terminal, with its progress, before the server
+    starts (instead of behind a blank page on the first visit)."""
+    from valuation.setup import create_demo
+
+    if path.exists():
+        with Store(path, read_only=True, app_db=args.app_db
+                   or os.environ.get("VALUATION_APP_DB")) as s:
+            if s.has_facts:
+                return
+    print(f"no data in {path} yet: creating the demo portfolio (5,000 accounts, 24 months of "
+          "history, weekly warnings, the churn model; about a minute)...", flush=True)
+    t0 = time.perf_counter()
+    args.db = path
+    with _store(args) as s:
+        create_demo(s)
+        _build_analysis(s)
+    print(f"demo ready in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
 def _app(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     # Resolved here, in the caller's directory: streamlit runs in the app's own directory (for
@@ -615,6 +635,8 @@ def _app(args: argparse.Namespace) -> int:
     env["VALUATION_DB"] = str((args.db if args.db is not None else default_db_path()).resolve())
     if args.app_db:
         env["VALUATION_APP_DB"] = args.app_db
+    if env.get("VALUATION_NO_DEMO") != "1":
+        _first_run(Path(env["VALUATION_DB"]), args)
     app = _app_script()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false"]

@@ -43,6 +43,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "state.reading": ("Data as of {as_of} · data version {data_version} · settings version "
                       "{settings_id}",
                       "数据截至 {as_of} · 数据版本 {data_version} · 设置版本 {settings_id}"),
+    "state.default_settings": ("0 (defaults)", "0（默认）"),
     "state.building_now": ("Analysing the portfolio with the change…", "正在按变更重新分析客户…"),
     "state.building": ("Newer data (version {data_version}, settings version {settings_id}) is "
                        "being analysed; the pages show the previous analysis until it is ready.",

@@ -100,13 +100,14 @@ class Store:
         self._depth = 0
         self._con: duckdb.DuckDBPyConnection | None = None
         self._stat: tuple[int, int, int] | None = None
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no database at {self.path}")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.app = AppDB(app_db or default_app_db(self.path))
         self.migrated_rows: dict[str, int] = {}
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.migrate()
-        elif not self.path.exists():
-            raise FileNotFoundError(f"no database at {self.path}")
         self._open()
 
     # -- lifecycle -----------------------------------------------------------------
