@@ -334,3 +334,51 @@ def test_spark_reads_hive_tables(portfolio, spark, duck, tmp_path):
     assert_same_rows(_read(res["paths"]["account_rules"]),
                      _read(duck["paths"]["account_rules"]), ["account_id", "rule"])
     assert not spark.catalog.tableExists("accounts")  # the temp views are dropped
+
+
+# ---------------------------------------------------------------------------------------------
+# The roll-up's results scored and served
+# ---------------------------------------------------------------------------------------------
+def _scores(frame: pd.DataFrame) -> pd.DataFrame:
+    from valuation.analysis import analyse
+
+    a = analyse(frame, SETTINGS).frame
+    cols = ["account_id", "model", "value_score", "loyalty_score", "competitor_score", "tier",
+            "strategy", "lifecycle_stage", "churned"]
+    return a[cols].sort_values("account_id", ignore_index=True)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_rollup_scores_and_serves_like_the_database(engine, portfolio, request, tmp_path):
+    """`score --rollup` and `import --rollup` take DuckDB's or Spark's account frame: the scores,
+    tiers and strategies equal those of the database's own facts, a region is one slice
+    (scored on its own accounts, as a province is), and the app then serves that analysis."""
+    from ui import state
+    from valuation import cli, prepared
+    from valuation.store import copy_database
+
+    store, _, _ = portfolio
+    res = request.getfixturevalue("duck" if engine == "duckdb" else "on_spark")
+    out = res["out"]
+    mine = _scores(features.account_frame(store))
+    theirs = _scores(rollup.read_account_frame(out))
+    assert_same_rows(theirs, mine, ["account_id"])
+    city = str(store.query("SELECT city FROM accounts ORDER BY account_id LIMIT 1")["city"][0])
+    one = rollup.read_account_frame(out, regions=[city])
+    assert set(one["city"].astype(str)) == {city} and 0 < len(one) < len(mine)
+    with pytest.raises(ValueError, match="no accounts in Atlantis"):
+        rollup.read_account_frame(out, regions=["Atlantis"])
+
+    db = copy_database(store.path, tmp_path / "province.duckdb")
+    assert cli.main(["score", "--db", str(db), "--rollup", str(out), "--out",
+                     str(tmp_path / "s.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "s.csv")) == int((~mine["churned"]).sum())
+    assert cli.main(["import", "--db", str(db), "--rollup", str(out), "--region", city]) == 0
+    with Store(db) as s:
+        dv, sid = prepared.current_key(s)
+        built = prepared.builds(s)[0]
+        assert (built.data_version, built.source, built.accounts) == (dv, str(out), len(one))
+        served = state._analysis(str(db.resolve()), dv, sid).frame
+    # scores are relative to the population scored: a province is scored on its own accounts
+    assert set(served["account_id"]) == set(one["account_id"])
+    assert_same_rows(_scores(served), _scores(one), ["account_id"])

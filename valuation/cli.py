@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--merge", action="store_true",
                     help="update and add rows by key (partial files); remove nothing")
     sp.add_argument("--lang", choices=["en", "zh"], default="en", help="report language")
+    _rollup_args(sp)
 
     sp = cmd("export", _export, "Export every fact table, one file per table.")
     db(sp)
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, required=True, help="output file (.csv or .parquet)")
     sp.add_argument("--include-churned", action="store_true",
                     help="also the accounts that churned by the as-of date (flagged)")
+    _rollup_args(sp)
 
     sp = cmd("snapshot", _snapshot, "Store scores and tiers as of a date (score history).")
     db(sp)
@@ -194,6 +196,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _rollup_args(sp: Any) -> None:
+    sp.add_argument("--rollup", type=Path, default=None, metavar="DIR",
+                    help="take the account frame from a `valuation rollup` result (DuckDB or "
+                         "Spark) instead of computing it from this database's facts")
+    sp.add_argument("--region", action="append", default=None, metavar="CITY",
+                    help="with --rollup: only these regions (repeatable; default all)")
+
+
+def _rollup_frame(args: argparse.Namespace, s: Store) -> Any:
+    """The roll-up's account frame, limited to the accounts of this database when it has any
+    (a province's file serving its slice of the national roll-up)."""
+    from valuation.rollup import read_account_frame
+
+    frame = read_account_frame(args.rollup, regions=args.region)
+    if s.has_facts:
+        known = s.query("SELECT account_id FROM accounts")["account_id"].astype(str)
+        extra = ~frame["account_id"].astype(str).isin(known)
+        if extra.all():
+            raise ValueError(f"{args.rollup}: none of its {len(frame):,} accounts is in {s.path}"
+                             " (another province? use --region)")
+        if extra.any():
+            attrs = dict(frame.attrs)
+            frame = frame[~extra.to_numpy()].reset_index(drop=True)
+            frame.attrs = attrs
+    return frame
+
+
 def _store(args: argparse.Namespace) -> Store:
     return Store(args.db if args.db is not None else default_db_path(),
                  app_db=getattr(args, "app_db", None) or os.environ.get("VALUATION_APP_DB"))
@@ -270,6 +299,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from valuation.ingest import import_files
 
+    if args.rollup is not None:
+        return _import_rollup(args)
     if not args.paths and args.transform is None:
         raise ValueError("give files or folders to import, or --transform FILE.sql")
     if args.transform is not None and not args.transform.is_file():
@@ -285,6 +316,28 @@ def _import(args: argparse.Namespace) -> int:
             _build_analysis(s)
     print(report.to_text(args.lang))
     return 0 if report.ok else 1
+
+
+def _import_rollup(args: argparse.Namespace) -> int:
+    """The app serves a roll-up: its account frame becomes the analysed portfolio of this
+    database's data version (scores, tiers, strategies; the pages read it)."""
+    from valuation import prepared
+
+    if args.paths or args.transform is not None:
+        raise ValueError("--rollup imports a roll-up result only: give no other files")
+    with _store(args) as s:
+        if not s.has_facts:
+            raise ValueError(f"{s.path} has no facts: import the province's facts first (the "
+                             "pages need its accounts, users and products)")
+        frame = _rollup_frame(args, s)
+        if args.dry_run:
+            print(f"{args.rollup}: {len(frame):,} accounts as of {frame.attrs['as_of']} "
+                  "(dry run: nothing written)")
+            return 0
+        b = prepared.build(s, frame=frame, source=str(args.rollup))
+    print(f"{args.rollup}: {b.accounts:,} accounts as of {frame.attrs['as_of']} analysed for "
+          f"data version {b.data_version}, settings version {b.settings_id}: the app serves them")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -310,7 +363,13 @@ def _score(args: argparse.Namespace) -> int:
     if args.include_churned:
         cols = [*cols, "churned", "churn_date"]
     with _store(args) as s:
-        a = analyse(features.account_frame(s, as_of=args.as_of), active_settings(s))
+        if args.rollup is not None:
+            if args.as_of is not None:
+                raise ValueError("--as-of and --rollup: the roll-up has its own as-of date")
+            frame = _rollup_frame(args, s)
+        else:
+            frame = features.account_frame(s, as_of=args.as_of)
+        a = analyse(frame, active_settings(s))
     live = ~a.frame["churned"].astype(bool)
     out = a.frame.loc[live | bool(args.include_churned), cols].copy()
     path = path_to_next_tier(a.card, a.frame["tier"], a.cutter, a.settings, rows=out.index)

@@ -15,6 +15,7 @@ from valuation.store import Store
 __all__ = [
     "account_detail",
     "account_frame",
+    "finish_frame",
     "data_as_of",
     "frame_as_of",
     "live_accounts",
@@ -70,7 +71,13 @@ def account_frame(store: Store, *, as_of: date | None = None) -> pd.DataFrame:
     finally:
         cur.close()
     # Arrow-backed strings: no Python object per cell (several times faster at 1M rows).
-    df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    return finish_frame(table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get),
+                        as_of)
+
+
+def finish_frame(df: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The account frame's derived columns, from ``account_frame.sql``'s output as DuckDB or
+    Spark (``valuation rollup``) wrote it; ``attrs["as_of"]`` set."""
     # an export without English names shows the Chinese (or only) name in English views too
     df["name_en"] = df["name_en"].fillna(df["name"])
     df["owner_name_en"] = df["owner_name_en"].fillna(df["owner_name"])

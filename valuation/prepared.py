@@ -44,6 +44,7 @@ class Built:
     seconds: float
     accounts: int
     path: Path
+    source: str = "facts"
 
 
 def folder(store: Store) -> Path:
@@ -63,16 +64,20 @@ def is_built(store: Store, data_version: str, settings_id: int) -> bool:
     return (folder(store) / _name(data_version, settings_id) / "build.json").exists()
 
 
-def build(store: Store, settings: Settings | None = None, *, force: bool = False) -> Built:
+def build(store: Store, settings: Settings | None = None, *, force: bool = False,
+          frame: pd.DataFrame | None = None, source: str = "facts") -> Built:
     """Analyse the portfolio at the store's current data and settings version and store it
-    (nothing to do when that build exists, unless ``force``). Returns the build."""
+    (nothing to do when that build exists, unless ``force`` or a ``frame`` is given).
+
+    ``frame``: an account frame computed elsewhere (``valuation rollup`` on Spark) to analyse
+    instead of the store's own; ``source`` says where it came from. Returns the build."""
     dv, sid = current_key(store)
     target = folder(store) / _name(dv, sid)
-    if (target / "build.json").exists() and not force:
+    if (target / "build.json").exists() and not force and frame is None:
         return _built(target)
     t0 = time.perf_counter()
     settings = settings if settings is not None else active_settings(store)
-    a = analyse(features.account_frame(store), settings)
+    a = analyse(frame if frame is not None else features.account_frame(store), settings)
     tmp = folder(store) / f".building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
@@ -86,7 +91,7 @@ def build(store: Store, settings: Settings | None = None, *, force: bool = False
             kind = "joblib"
         joblib.dump({"card": a.card, "cutter": a.cutter, "attrs": dict(frame.attrs)},
                     tmp / "model.joblib")
-        meta = {"data_version": dv, "settings_id": int(sid), "frame": kind,
+        meta = {"data_version": dv, "settings_id": int(sid), "frame": kind, "source": source,
                 "object_columns": [c for c in frame.columns if frame[c].dtype == object],
                 "built_at": pd.Timestamp.now(tz="UTC").isoformat(),
                 "seconds": round(time.perf_counter() - t0, 2), "accounts": len(frame)}
@@ -142,7 +147,7 @@ def _built(p: Path) -> Built:
     m = json.loads((p / "build.json").read_text(encoding="utf-8"))
     return Built(data_version=m["data_version"], settings_id=int(m["settings_id"]),
                  built_at=m["built_at"], seconds=float(m["seconds"]),
-                 accounts=int(m["accounts"]), path=p)
+                 accounts=int(m["accounts"]), path=p, source=str(m.get("source", "facts")))
 
 
 def _prune(root: Path) -> None:

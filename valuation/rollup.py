@@ -36,7 +36,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from valuation import schema
 from valuation.config import Settings, load_settings
@@ -55,6 +57,7 @@ __all__ = [
     "bind",
     "main",
     "output_sql",
+    "read_account_frame",
     "rollup",
     "run",
     "stage_sql",
@@ -77,6 +80,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
 # the SQL must translate to both without an unsupported function.
 SPARK_DIALECTS = ("spark", "spark2")
 PARTITION = "city"
+MANIFEST = "_rollup.json"
 
 _INSTALL_HINT = (
     "the Spark engine needs pyspark: pip install -e '.[spark]' (or pip install 'pyspark>=3.5'). "
@@ -141,12 +145,54 @@ def rollup(
                 rows[name] = eng.write(output_sql(name), paths[name])
     finally:
         eng.close()
-    return {
+    res = {
         "engine": engine, "facts": str(facts), "out": str(out), "as_of": day.isoformat(),
         "as_of_source": source, "rows": rows,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "total_seconds": round(sum(seconds.values()), 3), "paths": paths,
     }
+    if "://" not in str(out):  # a local result says what it is, for read_account_frame
+        (Path(out) / MANIFEST).write_text(json.dumps(res, indent=2), encoding="utf-8")
+    return res
+
+
+def read_account_frame(out: Path | str, *, regions: Sequence[str] | None = None,
+                       as_of: date | None = None) -> pd.DataFrame:
+    """The ``account_frame`` dataset of a roll-up result (DuckDB's or Spark's), for scoring,
+    tiers and the app: the regions asked for (default all), typed as the app's own frame,
+    ``attrs["as_of"]`` from the result's manifest (or ``as_of``)."""
+    from valuation import features
+
+    root = Path(out)
+    manifest = root / MANIFEST
+    if as_of is None:
+        if not manifest.exists():
+            raise FileNotFoundError(f"{root}: no {MANIFEST} (not a roll-up result?); give the "
+                                    "as-of date")
+        as_of = date.fromisoformat(json.loads(manifest.read_text(encoding="utf-8"))["as_of"])
+    folder = root / "account_frame"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{root}: no account_frame/ dataset")
+    con = duckdb.connect()
+    try:
+        pattern = str(folder / "**" / "*.parquet").replace("'", "''")
+        where, params = "", []
+        if regions:
+            where = f" WHERE {PARTITION} IN ({', '.join('?' for _ in regions)})"
+            params = [str(r) for r in regions]
+        table = con.sql(
+            f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+            f"union_by_name = true){where} ORDER BY account_id", params=params).to_arrow_table()
+    finally:
+        con.close()
+    if regions:
+        missing = sorted(set(map(str, regions)) - set(table.column(PARTITION).to_pylist()))
+        if missing:
+            raise ValueError(f"{root}: no accounts in {', '.join(missing)}")
+    df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    for c in ("churned",):
+        df[c] = df[c].fillna(False).astype(bool)
+    return features.finish_frame(df, as_of)
 
 
 def stage_sql() -> dict[str, str]:
