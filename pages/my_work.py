@@ -5,8 +5,8 @@ import streamlit as st
 
 from ui import retention as R
 from ui import state, widgets
-from ui.widgets import open_account
 from ui.session import current_user, lang, tr
+from ui.widgets import open_account
 from valuation import i18n
 from valuation import warnings as W
 from valuation.store import ConflictError

@@ -70,18 +70,19 @@ def _explore() -> None:
     right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch")
 
     st.subheader(tr("portfolio.accounts"))
-    table = portfolio.account_table(shown, L)
+    table = portfolio.account_table(widgets.capped(shown), L)  # what the page shows
     st.caption(" · ".join(x for x in (tr("portfolio.count", n=len(shown), total=len(frame)),
-                                       widgets.capped_note(len(table)), tr("portfolio.select_hint"))
+                                       widgets.capped_note(len(shown)), tr("portfolio.select_hint"))
                           if x))
     event = st.dataframe(
-        widgets.capped(table), hide_index=True, width="stretch", height=420, on_select="rerun",
+        table, hide_index=True, width="stretch", height=420, on_select="rerun",
         selection_mode="single-row", key="pf_table", column_config=widgets.table_config(),
     )
     rows = event.selection.rows if event is not None else []
     if rows:
         widgets.open_account(str(shown.iloc[rows[0]]["account_id"]))
-    widgets.csv_download(table, f"portfolio-{as_of}", key="pf_download")
+    widgets.csv_download(lambda: portfolio.account_table(shown, L), f"portfolio-{as_of}",
+                         key="pf_download")
 
 
 _explore()

@@ -80,12 +80,12 @@ st.subheader(tr("pyramid.drill"))
 tier = st.selectbox(tr("col.tier"), codes, format_func=lambda c: f"{c} · {settings.tier(c).label(L)}",
                     key="pyr_drill")
 members = live[live["tier"] == tier].sort_values("monthly_revenue", ascending=False)
-table = account_table(members, L)
-if widgets.capped_note(len(table)):
-    st.caption(widgets.capped_note(len(table)))
-event = st.dataframe(widgets.capped(table), hide_index=True, width="stretch", height=320, on_select="rerun",
+table = account_table(widgets.capped(members), L)
+if widgets.capped_note(len(members)):
+    st.caption(widgets.capped_note(len(members)))
+event = st.dataframe(table, hide_index=True, width="stretch", height=320, on_select="rerun",
                      selection_mode="single-row", key="pyr_table",
                      column_config=widgets.table_config())
 if event is not None and event.selection.rows:
     widgets.open_account(str(members.iloc[event.selection.rows[0]]["account_id"]))
-widgets.csv_download(table, f"tier-{tier}", key="pyr_download")
+widgets.csv_download(lambda: account_table(members, L), f"tier-{tier}", key="pyr_download")

@@ -1,5 +1,6 @@
 """Retention (sales lead): work-order queue, capacity plan, contract pipeline, counter-poaching."""
 
+import pandas as pd
 import streamlit as st
 
 from ui import owners, state, widgets
@@ -8,6 +9,7 @@ from ui.session import current_user, lang, tr
 from valuation import planning
 from valuation import warnings as W
 from valuation.access import can_edit_accounts
+from valuation.store import ConflictError
 
 user = current_user()
 store = state.store()
@@ -56,12 +58,20 @@ with tabs[0]:
         note = widgets.capped_note(len(ranked))
         if note:
             st.caption(note)
-        event = st.dataframe(R.order_table(widgets.capped(ranked), names), hide_index=True,
-                             width="stretch",
+        # A selection is row positions in the table as it was shown: read them against the
+        # orders (and versions) shown then, not against a list that may have moved since.
+        shown_before = st.session_state.get("ret_queue_shown", [])
+        visible = widgets.capped(ranked)
+        event = st.dataframe(R.order_table(visible, names), hide_index=True, width="stretch",
                              height=420, on_select="rerun" if assigns else "ignore",
                              selection_mode="multi-row", key="ret_queue",
                              column_config=R.order_config())
-        chosen = ranked.iloc[event.selection.rows] if assigns else ranked.iloc[:0]
+        picked = [shown_before[i] for i in (event.selection.rows if assigns else [])
+                  if i < len(shown_before)]
+        st.session_state["ret_queue_shown"] = list(zip(visible["work_order_id"].astype(str),
+                                                       visible["version"].astype(int),
+                                                       strict=True))
+        chosen = pd.DataFrame(picked, columns=["work_order_id", "version"])
         if assigns:
             pool = users[users["role"] == "account_manager"]
             if user.role == "sales_lead":
@@ -71,10 +81,18 @@ with tabs[0]:
                                format_func=lambda u: f"{names.get(u, u)} ({u})", key="ret_who")
             if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
                          type="primary", key="ret_assign"):
-                n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id)
-                widgets.flash(tr("retention.assigned", n=n, who=widgets.plain(names.get(who, who))))
-                st.rerun()
-        widgets.csv_download(R.order_table(ranked, names), "work-orders", key="ret_dl")
+                try:  # against the versions on screen: a stale selection changes nothing
+                    n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id,
+                                 expected_versions=dict(zip(chosen["work_order_id"],
+                                                            chosen["version"].astype(int),
+                                                            strict=True)))
+                except (ConflictError, ValueError) as exc:
+                    st.error(tr("retention.assign_conflict", error=str(exc)))
+                else:
+                    widgets.flash(tr("retention.assigned", n=n,
+                                     who=widgets.plain(names.get(who, who))))
+                    st.rerun()
+        widgets.csv_download(lambda: R.order_table(ranked, names), "work-orders", key="ret_dl")
 with tabs[1]:
     st.dataframe(R.capacity_table(planning.capacity_summary(plan), teams), hide_index=True,
                  width="stretch")

@@ -488,3 +488,36 @@ def test_big_tables_are_capped_and_the_download_is_built_on_click(demo_db, monke
     assert max(sizes) == 50 and 50 in sizes
     assert "The first 50 of" in _texts(at) and "the download has them all" in _texts(at)
     assert built == []  # no CSV was built for the downloads on the page
+
+
+def test_a_bulk_assign_on_a_stale_list_changes_nothing(demo_path, tmp_path):
+    """The lead selects an order; before the click someone else assigns it. The page's assign
+    is checked against the version the lead saw: nothing is assigned, a clear message says
+    why; the other person's assignment stands."""
+    from valuation import warnings as W
+
+    db = tmp_path / "stale.duckdb"
+    copy_database(demo_path, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _signed_in("lead01", "en").run()
+        at.switch_page("pages/retention.py").run()
+        assert not at.exception, at.exception
+        queue = at.dataframe(key="ret_queue").value
+        at.session_state["ret_queue"] = {"selection": {"rows": [0], "columns": []}}
+        at.run()
+        with Store(db) as s:
+            lead = access.get_user(s, "lead01")
+            orders = W.open_orders(s, lead)
+            ids = orders.loc[orders["account_id"] == queue["Account ID"].iloc[0],
+                             "work_order_id"].tolist()  # the selected row's among them
+            W.assign(s, ids, "lead01", user="admin")  # someone else, meanwhile
+        at.selectbox(key="ret_who").set_value("am01")
+        at.button(key="ret_assign").click().run()
+        assert not at.exception, at.exception
+        assert any("Nothing was assigned" in str(e.value) for e in at.error)
+        with Store(db) as s:
+            now = W.open_orders(s, lead).set_index("work_order_id")
+        assert (now.loc[ids, "assignee_id"] == "lead01").all()
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)

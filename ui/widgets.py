@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -51,15 +52,19 @@ def open_account(account_id: str) -> None:
     st.switch_page("pages/account.py", query_params={"account": account_id})
 
 
-def csv_download(df: pd.DataFrame, name: str, *, key: str) -> None:
-    """A download button for ``df`` as UTF-8-with-BOM CSV (opens cleanly in Excel); text that a
-    spreadsheet would run as a formula is escaped (:func:`valuation.safety.escape_formulas`)."""
+def csv_download(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, *,
+                 key: str) -> None:
+    """A download button for ``df`` (or what a zero-argument function returns: the whole table
+    of a page that shows only its first rows) as UTF-8-with-BOM CSV (opens cleanly in Excel);
+    text that a spreadsheet would run as a formula is escaped
+    (:func:`valuation.safety.escape_formulas`)."""
     from valuation.safety import escape_formulas
 
     def build() -> bytes:
-        # Built only when clicked (and outside the script run: it may use nothing but the
-        # frame it closes over); a page with a download costs nothing until then.
-        return escape_formulas(df).to_csv(index=False).encode("utf-8-sig")
+        # Built only when clicked (and outside the script run: it may use nothing but what it
+        # closes over); a page with a download costs nothing until then.
+        table = df() if callable(df) else df
+        return escape_formulas(table).to_csv(index=False).encode("utf-8-sig")
 
     st.download_button(
         tr("action.download_csv"),

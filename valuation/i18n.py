@@ -550,6 +550,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "mywork.note": ("Note (what the customer said, what you agreed)", "备注(客户反馈与约定事项)"),
     "mywork.save": ("Save", "保存"),
     "mywork.saved": ("Saved.", "已保存。"),
+    "retention.assign_conflict": (
+        "Nothing was assigned: {error}. The list has been reloaded; choose again.",
+        "未派发：{error}。列表已刷新，请重新选择。"),
     "mywork.conflict": ("Someone changed this order meanwhile; reload and try again: {error}",
                         "该工单已被他人修改,请刷新后重试:{error}"),
     "mywork.overdue": ("{n} overdue", "{n} 张已逾期"),
