@@ -53,14 +53,23 @@ def _app_script() -> Path:
     return installed if installed.is_file() else here.parent / "app.py"
 
 
-async def _settle(page: Any, timeout: float = 600.0) -> None:
+async def _settle(page: Any, timeout: float = 600.0) -> float:
+    """Wait until the page has been quiet for four polls in a row; return when that quiet
+    began (``time.perf_counter``), so the wait itself is not counted."""
     deadline = time.monotonic() + timeout
-    quiet = 0
+    quiet, since = 0, time.perf_counter()
     while quiet < 4:
-        quiet = 0 if await page.evaluate(_BUSY) else quiet + 1
+        busy = await page.evaluate(_BUSY)
+        if busy:
+            quiet = 0
+        else:
+            if quiet == 0:
+                since = time.perf_counter()
+            quiet += 1
         if time.monotonic() > deadline:
             raise TimeoutError("the page did not settle")
         await page.wait_for_timeout(250)
+    return since
 
 
 async def _session(browser: Any, url: str, role: str, times: dict[str, list[float]]) -> None:
@@ -71,8 +80,8 @@ async def _session(browser: Any, url: str, role: str, times: dict[str, list[floa
     async def step(name: str, action: Any) -> None:
         t0 = time.perf_counter()
         await action()
-        await _settle(page)
-        times.setdefault(f"{role}.{name}", []).append(round(time.perf_counter() - t0, 3))
+        settled = await _settle(page)
+        times.setdefault(f"{role}.{name}", []).append(round(max(settled - t0, 0.0), 3))
 
     try:
         await page.goto(f"{url}/?lang=en", wait_until="domcontentloaded")
