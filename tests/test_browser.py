@@ -148,8 +148,9 @@ def _cli(*args: str, stdin: str | None = None) -> str:
 def test_commands_run_while_the_app_serves_and_the_page_shows_the_new_data(server, browser,
                                                                             tmp_path):
     """With a signed-in session open, an admin exports, re-imports, dispatches warnings, sets a
-    password and reads the database's info from the command line: every command succeeds
-    (no lock), and the open page shows the new data version on its next rerun, no restart."""
+    password, takes a snapshot, runs the jobs and reads the database's info from the command
+    line: every command succeeds (no lock), and the open page shows the new data version on
+    its next rerun, no restart."""
     import json
 
     db = str(server.db)
@@ -176,6 +177,8 @@ def test_commands_run_while_the_app_serves_and_the_page_shows_the_new_data(serve
         assert after != before
         assert "work orders" in _cli("warnings", "--db", db, "--dispatch")
         _cli("passwd", "--db", db, "am02", stdin="a-new-secret-2\n")
+        assert "accounts" in _cli("snapshot", "--db", db)
+        assert "dispatch" in _cli("jobs", "--db", db, "analysis", "dispatch")
 
         nav.nth(1).click()  # any rerun picks the new file up
         deadline = time.monotonic() + 120
