@@ -27,10 +27,8 @@ st.caption(tr("retention.caption", as_of=frame.attrs["as_of"]))
 if not can_edit_accounts(user):
     st.info(tr("retention.read_only"))
 
-orders = W.open_orders(store, user)
+orders, prio = state.orders_and_priority(user)
 risk = state.churn_scores()
-prio = planning.priority(a.frame, orders, settings=settings,
-                         churn_probability=state.churn_probability())
 plan = planning.capacity_plan(store, prio, settings=settings)
 ranked = orders.merge(plan[["account_id", "tier", "value_at_risk", "priority", "fits"]],
                       on="account_id", how="left").sort_values("priority", ascending=False,
