@@ -308,3 +308,20 @@ def test_keys_and_constraints_exist(tmp_path, app_url):
             s.write_row("work_orders", {"work_order_id": "X2", **base}, user="t")
         s.write_row("work_orders", {"work_order_id": "X1", "status": "lost"}, user="t")
         s.write_row("work_orders", {"work_order_id": "X2", **base}, user="t")  # now allowed
+
+
+def test_other_threads_read_the_live_file_during_a_facts_session(tmp_path, app_url):
+    """While one thread changes the facts, another keeps reading the file as it was (its query
+    never lands on the copy being changed), and sees the change after the swap."""
+    with _store(tmp_path, app_url) as s:
+        before = int(s.scalar("SELECT count(*) FROM accounts"))
+        seen: list = []
+        with s.facts_session() as con:
+            con.execute("DELETE FROM accounts WHERE account_id = 'A001'")
+            assert int(s.scalar("SELECT count(*) FROM accounts")) == before - 1  # this thread
+            t = threading.Thread(target=lambda: seen.append(
+                int(s.scalar("SELECT count(*) FROM accounts"))))
+            t.start()
+            t.join()
+        assert seen == [before]
+        assert int(s.scalar("SELECT count(*) FROM accounts")) == before - 1

@@ -97,6 +97,7 @@ class Store:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._writer: duckdb.DuckDBPyConnection | None = None
+        self._writer_thread: int | None = None  # reads of that thread go to the copy
         self._depth = 0
         self._con: duckdb.DuckDBPyConnection | None = None
         self._stat: tuple[int, int, int] | None = None
@@ -122,7 +123,7 @@ class Store:
         The file is attached read-only to a private in-memory database: DuckDB caches one
         database per path and process, which would keep serving the replaced file."""
         with self._lock:
-            if self._writer is not None:
+            if self._writer is not None and self._writer_thread == threading.get_ident():
                 return self._writer
             st = self.path.stat()
             if self._con is None or (st.st_ino, st.st_mtime_ns, st.st_size) != self._stat:
@@ -152,7 +153,7 @@ class Store:
         with self._lock:
             con = self._fresh()
             cur = con.cursor()
-            if con is not self._writer:
+            if con is not self._writer or self._writer_thread != threading.get_ident():
                 cur.execute("USE facts")
             return cur
 
@@ -160,16 +161,21 @@ class Store:
     def facts_session(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Change the facts: a copy of the file beside it, changed through the yielded
         connection, swapped in atomically at the end (discarded on any exception). Writers
-        queue on a lock file; readers keep reading the old file until the swap. Nested
-        sessions join the outer one; reads of this store go to the copy meanwhile."""
+        queue on a lock file; readers keep reading the old file until the swap. A nested
+        session of the same thread joins the outer one, and that thread's reads go to the
+        copy meanwhile; other threads read the live file until the swap."""
+        me = threading.get_ident()
         with self._lock:
-            if self._writer is not None:
+            outer = self._writer if self._writer_thread == me else None
+            if outer is not None:
                 self._depth += 1
-                try:
-                    yield self._writer
-                finally:
+        if outer is not None:  # joins the session already open (not holding the lock)
+            try:
+                yield outer
+            finally:
+                with self._lock:
                     self._depth -= 1
-                return
+            return
         lock = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
@@ -179,13 +185,13 @@ class Store:
                 shutil.copyfile(self.path, tmp)
             con = duckdb.connect(str(tmp))
             with self._lock:
-                self._writer = con
+                self._writer, self._writer_thread = con, me
             try:
                 yield con
                 con.execute("CHECKPOINT")
             finally:
                 with self._lock:
-                    self._writer = None
+                    self._writer, self._writer_thread = None, None
                 con.close()
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent)
