@@ -231,7 +231,7 @@ def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
                                                              open_orders["status"], strict=True)}}
             work_order = st.selectbox(tr("account.plan_work_order"), list(order_labels),
                                       format_func=order_labels.get, key="plan_work_order")
-            recs = b.recommendations[b.recommendations["account_id"] == account_id]
+            recs = state.recommendations_for(account_id)
             rec_labels = {"": "–", **{p: pname.get(p, p) for p in recs["product_id"]}}
             product = st.selectbox(tr("account.plan_product"), list(rec_labels),
                                    format_func=rec_labels.get, key="plan_product")
@@ -289,7 +289,7 @@ def bundle_section(account_id: str) -> None:
     zh = L == "zh"
     st.subheader(tr("bundle.account_title"))
     held = b.holdings.held(account_id)
-    recs = b.recommendations[b.recommendations["account_id"] == account_id]
+    recs = state.recommendations_for(account_id)
     pname = b.products.set_index("product_id")["name" if zh else "name_en"].to_dict()
     left, right = st.columns([3, 2])
     with left:

@@ -18,7 +18,8 @@ from valuation.settings_store import active_settings_id
 from valuation.store import Store, default_db_path
 
 __all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "model_card", "reading", "revenue_trend",
+           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority",
+           "recommendations_for", "model_card", "reading", "revenue_trend",
            "scoped_frame",
            "store", "survival_curves", "survival_fits", "users"]
 
@@ -253,12 +254,31 @@ def _churn_frame(path: str, data_version: str, settings_id: int) -> pd.DataFrame
                                                                 settings_id).frame)
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _positions(kind: str, path: str, data_version: str, settings_id: int) -> pd.Index:
+    """account_id -> row positions of a shared frame, built once per version: a lookup is a
+    hash probe, not a scan of a million rows on every rerun."""
+    frame = (_churn_frame(path, data_version, settings_id) if kind == "churn"
+             else _bundle(path, data_version, settings_id).recommendations)
+    return pd.Index(frame["account_id"].astype(str).to_numpy())
+
+
+def _rows_of(kind: str, frame: pd.DataFrame, account_id: str) -> pd.DataFrame:
+    idx = _positions(kind, *_key())
+    hits = idx.get_indexer_for([str(account_id)])
+    out = frame.iloc[hits[hits >= 0]]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
 def churn_row(account_id: str) -> pd.DataFrame:
     """The account's row of the portfolio's churn frame (attrs kept)."""
-    cf = _churn_frame(*_key())
-    row = cf[cf["account_id"].astype(str) == str(account_id)]
-    row.attrs = dict(cf.attrs)
-    return row
+    return _rows_of("churn", _churn_frame(*_key()), account_id)
+
+
+def recommendations_for(account_id: str) -> pd.DataFrame:
+    """The account's cross-sell suggestions (rows of the shared bundle, in rank order)."""
+    return _rows_of("recs", bundle().recommendations, account_id)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
