@@ -99,3 +99,38 @@ def test_the_cli_import_builds_the_analysis_for_the_app(tmp_path):
     assert "analysis of data version" in r.stderr
     with Store(tmp_path / "s.duckdb") as s:
         assert prepared.is_built(s, *prepared.current_key(s))
+
+
+def test_pages_show_the_newest_built_analysis_while_a_newer_one_builds(tmp_path, monkeypatch):
+    """After new data lands, the pages keep reading the newest built analysis and say that a
+    newer one is being built (in the background); once it is, they read it. A build that fails
+    in the background falls back to building in the page, which shows why."""
+    import time
+
+    from ui import state
+
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        s.replace_facts(toy_frames(), source="toy")
+        prepared.build(s)
+        old = prepared.current_key(s)
+    monkeypatch.setenv("VALUATION_DB", str(db))
+    monkeypatch.setenv("VALUATION_NO_DEMO", "1")
+    s = state.store()
+    s.replace_facts(toy_frames(8), source="new data")  # now current != built
+    new = prepared.current_key(s)
+    assert new != old
+    key = state._key()
+    assert key[1:] == old  # the pages read what is built ...
+    assert state.reading()["building"] == {"data_version": new[0], "settings_id": new[1]}
+    deadline = time.monotonic() + 60
+    while not prepared.is_built(s, *new):  # ... while the background thread builds the new one
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert state._key()[1:] == new and state.reading()["building"] is None
+    assert len(state.analysis().frame) == 8
+
+    s.replace_facts(toy_frames(9), source="newer")
+    failing = (str(db.resolve()), *prepared.current_key(s))
+    monkeypatch.setitem(state._FAILED, failing, "RuntimeError('disk full')")
+    assert state._key() == failing  # no stale notice forever: the page builds it itself

@@ -40,6 +40,7 @@ def store() -> Store:
 
 
 _BUILDING: dict[tuple[str, str, int], threading.Thread] = {}
+_FAILED: dict[tuple[str, str, int], str] = {}
 _BUILD_LOCK = threading.Lock()
 
 
@@ -51,8 +52,13 @@ def _build_in_background(s: Store, key: tuple[str, str, int]) -> None:
         t = _BUILDING.get(key)
         if t is not None and (t.is_alive() or prepared.is_built(s, key[1], key[2])):
             return
-        t = threading.Thread(target=prepared.build, args=(s,), daemon=True,
-                             name=f"analysis-{key[1]}-{key[2]}")
+        def run() -> None:
+            try:
+                prepared.build(s)
+            except Exception as e:  # noqa: BLE001 - the page then builds it and shows why
+                _FAILED[key] = repr(e)
+
+        t = threading.Thread(target=run, daemon=True, name=f"analysis-{key[1]}-{key[2]}")
         _BUILDING[key] = t
         t.start()
 
@@ -67,8 +73,8 @@ def _key() -> tuple[str, str, int]:
     if prepared.is_built(s, current[1], current[2]):
         return current
     newest = prepared.newest(s)
-    if newest is None:  # nothing to show meanwhile: the page builds it
-        return current
+    if newest is None or current in _FAILED:  # nothing to show meanwhile, or the background
+        return current                        # build failed: the page builds it (and says why)
     _build_in_background(s, current)
     return current[0], newest.data_version, newest.settings_id
 
