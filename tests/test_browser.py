@@ -3,26 +3,21 @@ open every page, find no exception, keep screenshots (artifacts/screenshots)."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from valuation.appbench import ARGS, CHROMIUM, serve
 from valuation.store import copy_database
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SIGN_INS = {"account_manager": ("am01", "demo-am01", 4), "sales_lead": ("lead01", "demo-lead01", 6),
             "executive": ("exec01", "demo-exec01", 5), "admin": ("admin", "demo-admin", 7)}
 
@@ -36,42 +31,12 @@ class Served(str):
         return self
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(demo_path, tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "portfolio.duckdb"
     copy_database(demo_path, db)
-    port = _free_port()
-    env = dict(os.environ, VALUATION_DB=str(db))
-    log = open(db.parent / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError((db.parent / "streamlit.log").read_text())
-        time.sleep(0.25)
-    yield Served(url, db)
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with serve(db, db.parent / "streamlit.log", timeout=90) as (url, _):
+        yield Served(url, db)
 
 
 @pytest.fixture(scope="module")

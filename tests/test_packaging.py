@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from valuation import cli, config
+from valuation import config
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -89,7 +89,9 @@ def test_the_app_ships_beside_its_pages():
     # .streamlit/config.toml from the directory it runs in (app.py's).
     from ui.nav import PAGES
 
-    app = cli._app_script()
+    from valuation.appbench import app_script
+
+    app = app_script()
     assert app == ROOT / "app.py"
     app_pkgs = [p for p in PACKAGES if _package_dir(p) == app.parent.resolve()]
     assert app_pkgs == ["valuation._app"], app_pkgs

@@ -19,10 +19,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run"]
+__all__ = ["app_script", "run", "serve"]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -47,10 +49,47 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _app_script() -> Path:
+def app_script() -> Path:
+    """app.py: the copy a wheel installs as valuation/_app/, else the source checkout's."""
     here = Path(__file__).resolve().parent
     installed = here / "_app" / "app.py"
     return installed if installed.is_file() else here.parent / "app.py"
+
+
+@contextmanager
+def serve(db: Path, log: Path, *, timeout: float = 120.0,
+          env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real ``streamlit run`` of the app on ``db`` on a free local port, until healthy:
+    (its address, its process); stopped at the end. The server's output goes to ``log``."""
+    port = _free_port()
+    app = app_script()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=app.parent, stdout=out, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **(env or {}), VALUATION_DB=str(Path(db).resolve())))
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start:\n" + log.read_text()[-3000:])
+                time.sleep(0.25)
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 async def _settle(page: Any, timeout: float = 600.0) -> float:
@@ -166,38 +205,10 @@ def run(*, accounts: int, sessions: int = 2, line_accounts: int | None = None,
             b = prepared.build(s)
             out["accounts"] = b.accounts
             out["analysis_build_s"] = round(time.perf_counter() - t0, 1)
-        port = _free_port()
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
-        env = dict(os.environ, VALUATION_DB=str(Path(path).resolve()), VALUATION_NO_DEMO="1")
-        app = _app_script()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-             "--server.port", str(port), "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start:\n"
-                                       + (Path(tmp) / "server.log").read_text()[-3000:])
-                time.sleep(0.25)
+        with serve(Path(path), Path(tmp) / "server.log",
+                   env={"VALUATION_NO_DEMO": "1"}) as (url, proc):
             times = asyncio.run(_drive(url, sessions))
             out["server_peak_rss_mb"] = _peak_rss_mb(proc.pid)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
     out["steps_s"] = {k: {"median": round(statistics.median(v), 2), "worst": round(max(v), 2),
                           "n": len(v)} for k, v in sorted(times.items())}
     return out

@@ -660,13 +660,6 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _app_script() -> Path:
-    """app.py: the copy a wheel installs as valuation/_app/, else the source checkout's."""
-    here = Path(__file__).resolve().parent
-    installed = here / "_app" / "app.py"
-    return installed if installed.is_file() else here.parent / "app.py"
-
-
 def _first_run(path: Path, args: argparse.Namespace) -> None:
     """No data yet: build the demo here, in the terminal, with its progress, before the server
     starts (instead of behind a blank page on the first visit)."""
@@ -696,7 +689,9 @@ def _app(args: argparse.Namespace) -> int:
         env["VALUATION_APP_DB"] = args.app_db
     if env.get("VALUATION_NO_DEMO") != "1":
         _first_run(Path(env["VALUATION_DB"]), args)
-    app = _app_script()
+    from valuation.appbench import app_script
+
+    app = app_script()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false"]
     return subprocess.call(cmd, env=env, cwd=app.parent)

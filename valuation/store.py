@@ -205,6 +205,22 @@ class Store:
             self._stat = None
 
     @contextmanager
+    def _facts_tx(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside BEGIN ... COMMIT on the facts session's copy (rolled back, and the
+        copy discarded, on any exception)."""
+        with self.facts_session() as con:
+            cur = con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    @contextmanager
     def transaction(self, tx: Tx | None = None) -> Iterator[Tx]:
         """A write transaction on the app database; rolled back on any exception. Lost races
         become ConflictError."""
@@ -332,36 +348,27 @@ class Store:
             raise ValueError(f"not fact tables: {', '.join(unknown)}")
         version = _new_version()
         counts = {}
-        with self.facts_session() as con:
-            tx = con.cursor()
-            tx.execute("BEGIN TRANSACTION")
-            try:
-                for name in schema.fact_load_order():
-                    if name not in frames:
-                        continue
-                    t = schema.table(name)
-                    df = frames[name]
-                    counts[name] = len(df)
-                    view = f"_load_{name}"
-                    tx.register(view, df)
-                    select = ", ".join(
-                        f'CAST("{c.name}" AS {sql_type(c.dtype)}) AS "{c.name}"'
-                        if c.name in df.columns
-                        else f'CAST(NULL AS {sql_type(c.dtype)}) AS "{c.name}"'
-                        for c in t.columns
-                    )
-                    tx.execute(f'DELETE FROM "{name}"')
-                    tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM "{view}"')
-                    tx.unregister(view)
-                if "accounts" in frames or "users" in frames:
-                    self._apply_assignments(tx)
-                _stamp(tx, version, user, source, counts)
-                tx.execute("COMMIT")
-            except BaseException:
-                tx.execute("ROLLBACK")
-                raise
-            finally:
-                tx.close()
+        with self._facts_tx() as tx:
+            for name in schema.fact_load_order():
+                if name not in frames:
+                    continue
+                t = schema.table(name)
+                df = frames[name]
+                counts[name] = len(df)
+                view = f"_load_{name}"
+                tx.register(view, df)
+                select = ", ".join(
+                    f'CAST("{c.name}" AS {sql_type(c.dtype)}) AS "{c.name}"'
+                    if c.name in df.columns
+                    else f'CAST(NULL AS {sql_type(c.dtype)}) AS "{c.name}"'
+                    for c in t.columns
+                )
+                tx.execute(f'DELETE FROM "{name}"')
+                tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM "{view}"')
+                tx.unregister(view)
+            if "accounts" in frames or "users" in frames:
+                self._apply_assignments(tx)
+            _stamp(tx, version, user, source, counts)
         return version
 
     def _apply_assignments(self, tx: duckdb.DuckDBPyConnection) -> None:
@@ -403,21 +410,12 @@ class Store:
                 "version": prev["version"].fillna(0).astype(int) + 1, "updated_at": at,
                 "updated_by": user, "_action": "assign_owner"})
             self.app.upsert_frame("account_assignments", rows, user=user, at=at, tx=tx)
-            with self.facts_session() as con:
-                cur = con.cursor()
-                cur.execute("BEGIN TRANSACTION")
-                try:
-                    cur.register("_ids", ids_df)
-                    cur.execute("UPDATE accounts SET owner_id = ? WHERE account_id IN "
-                                "(SELECT account_id FROM _ids)", [owner_id])
-                    _stamp(cur, version, user, f"assigned {len(ids)} accounts to {owner_id}",
-                           {"accounts": len(ids)})
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
-                finally:
-                    cur.close()
+            with self._facts_tx() as cur:
+                cur.register("_ids", ids_df)
+                cur.execute("UPDATE accounts SET owner_id = ? WHERE account_id IN "
+                            "(SELECT account_id FROM _ids)", [owner_id])
+                _stamp(cur, version, user, f"assigned {len(ids)} accounts to {owner_id}",
+                       {"accounts": len(ids)})
         return version
 
     def import_history(self) -> pd.DataFrame:
@@ -464,32 +462,23 @@ class Store:
         if not t.app_owned or name in APP_DB_TABLES:
             raise ValueError(f"{name} is not a machine-written table kept with the facts")
         where, params = replace_where
-        with self.facts_session() as con:
-            tx = con.cursor()
-            tx.execute("BEGIN TRANSACTION")
-            try:
-                prev = tx.execute(
-                    f'SELECT count(*), coalesce(max(version), 0) FROM "{name}" WHERE {where}',
-                    params).fetchone()
-                df = rows.copy()
-                df["version"] = int(prev[1]) + 1
-                df["updated_at"] = _now()
-                df["updated_by"] = user
-                tx.execute(f'DELETE FROM "{name}" WHERE {where}', params)
-                tx.register("_batch", df)
-                cols = ", ".join(f'"{c}"' for c in t.names if c in df.columns)
-                tx.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')
-                tx.unregister("_batch")
-                with self.transaction() as atx:
-                    self.app.audit(atx, user=user, action=action, table_name=name,
-                                   row_key=row_key, before=json.dumps({"rows": int(prev[0])}),
-                                   after=json.dumps({"rows": len(df)}))
-                tx.execute("COMMIT")
-            except BaseException:
-                tx.execute("ROLLBACK")
-                raise
-            finally:
-                tx.close()
+        with self._facts_tx() as tx:
+            prev = tx.execute(
+                f'SELECT count(*), coalesce(max(version), 0) FROM "{name}" WHERE {where}',
+                params).fetchone()
+            df = rows.copy()
+            df["version"] = int(prev[1]) + 1
+            df["updated_at"] = _now()
+            df["updated_by"] = user
+            tx.execute(f'DELETE FROM "{name}" WHERE {where}', params)
+            tx.register("_batch", df)
+            cols = ", ".join(f'"{c}"' for c in t.names if c in df.columns)
+            tx.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')
+            tx.unregister("_batch")
+            with self.transaction() as atx:
+                self.app.audit(atx, user=user, action=action, table_name=name,
+                               row_key=row_key, before=json.dumps({"rows": int(prev[0])}),
+                               after=json.dumps({"rows": len(df)}))
         return len(rows)
 
     def audit_entries(self, table_name: str | None = None) -> pd.DataFrame:
