@@ -8,7 +8,7 @@ import streamlit as st
 from ui import retention as R
 from ui import state, widgets
 from ui.session import current_user, lang, tr
-from valuation import churn, i18n, ingest
+from valuation import churn, i18n, ingest, prepared
 from valuation.access import can_import
 from valuation.settings_store import active_settings
 
@@ -100,6 +100,7 @@ if card is not None and card.get("data_version") != store.data_version:
 if st.button(tr("model.train"), disabled=not store.has_facts, key="imp_train"):
     with st.spinner(tr("model.training")):
         done = churn.train(store, settings=active_settings(store))
+        prepared.refresh_risk(store)
     st.session_state["imp_trained"] = done["train_seconds"]
     st.rerun()
 if "imp_trained" in st.session_state:

@@ -166,10 +166,16 @@ def revenue_trend(user: User) -> pd.DataFrame:
 def _dispatched(path: str, data_version: str, settings_id: int) -> dict[str, int]:
     """Evaluate the warnings of the data's as-of date and sync them into work orders, once
     per data and settings version (the sync is idempotent: a repeat changes nothing)."""
+    from valuation import prepared
     from valuation.warnings import warn_and_dispatch
 
+    s = _open_store(path)
+    done = prepared.dispatched(s, data_version, settings_id)
+    if done is not None:  # a job, the CLI or another server process synced these versions
+        return done
     a = _analysis(path, data_version, settings_id)
-    _, counts = warn_and_dispatch(_open_store(path), a.frame, a.settings, user="system")
+    _, counts = warn_and_dispatch(s, a.frame, a.settings, user="system")
+    prepared.mark_dispatched(s, data_version, settings_id, counts)
     return counts
 
 
@@ -215,10 +221,21 @@ def _survival_frame(path: str, data_version: str, settings_id: int) -> pd.DataFr
     return churn.survival_frame(s, settings=_analysis(path, data_version, settings_id).settings)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _survival(path: str, data_version: str, settings_id: int) -> dict[str, Any] | None:
+    """The survival curves stored with the build ({"fits", "curves"}), None when not there."""
+    from valuation import prepared
+
+    return prepared.part(_open_store(path), data_version, settings_id, "survival")
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def _survival_curves(path: str, data_version: str, settings_id: int, by: str) -> pd.DataFrame:
     from valuation import churn
 
+    stored = _survival(path, data_version, settings_id)
+    if stored is not None and by in stored["curves"]:
+        return stored["curves"][by]
     return churn.survival_curves(_survival_frame(path, data_version, settings_id), by=by)
 
 
@@ -244,6 +261,9 @@ def churn_model() -> Any:
 def _fits(path: str, data_version: str, settings_id: int) -> dict[str, Any]:
     from valuation import churn
 
+    stored = _survival(path, data_version, settings_id)
+    if stored is not None:
+        return dict(stored["fits"])
     return churn.fit_survival(_survival_frame(path, data_version, settings_id), by="bundle")
 
 
@@ -254,10 +274,16 @@ def survival_fits() -> dict[str, Any]:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _churn_frame(path: str, data_version: str, settings_id: int) -> pd.DataFrame:
-    from valuation import churn
+    from valuation import churn, prepared
 
-    return churn.churn_frame(_open_store(path), frame=_analysis(path, data_version,
-                                                                settings_id).frame)
+    frame = _analysis(path, data_version, settings_id).frame
+    extra = prepared.part(_open_store(path), data_version, settings_id, "churn_extra")
+    if extra is not None:
+        try:
+            return prepared.churn_frame_from(frame, extra)
+        except ValueError:  # not this frame's (a roll-up build): computed below
+            pass
+    return churn.churn_frame(_open_store(path), frame=frame)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -289,9 +315,12 @@ def recommendations_for(account_id: str) -> pd.DataFrame:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _risk(path: str, data_version: str, settings_id: int, stamp: int) -> pd.DataFrame:
-    from valuation import churn
+    from valuation import churn, prepared
 
     s = _open_store(path)
+    stored = prepared.part(s, data_version, settings_id, "risk")
+    if stored is not None and stored[1] == stamp:  # scored by the writer with this model
+        return stored[0]
     return churn.portfolio_risk(
         s, settings=_analysis(path, data_version, settings_id).settings,
         model=_model(path, stamp), frame=_churn_frame(path, data_version, settings_id),
@@ -348,11 +377,14 @@ class Bundle:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _bundle(path: str, data_version: str, settings_id: int) -> Bundle:
-    from valuation import bundling
+    from valuation import bundling, prepared
 
     s = _open_store(path)
     a = _analysis(path, data_version, settings_id)
     products, contracts = s.read_table("products"), s.read_table("contracts")
+    stored = prepared.part(s, data_version, settings_id, "bundle")
+    if stored is not None:  # built by the writer with the analysis
+        return Bundle(products=products, contracts=contracts, **stored)
     h = bundling.load_holdings(s)
     params = bundling.BundlingParams.from_settings(a.settings)
     g = bundling.build_graph(h, products, accounts=a.frame, params=params)

@@ -487,9 +487,18 @@ def _warnings(args: argparse.Namespace) -> int:
 
     with _store(args) as s:
         settings = active_settings(s)
-        a = analyse(features.account_frame(s, as_of=args.as_of), settings)
+        built, a = None, None
+        if args.as_of is None and s.has_facts:  # the analysis the app reads, built once
+            from valuation import prepared
+
+            built = prepared.build(s)
+            a = prepared.load(s, built.data_version, built.settings_id, settings)
+        if a is None:
+            a = analyse(features.account_frame(s, as_of=args.as_of), settings)
         if args.dispatch:
             w, counts = W.warn_and_dispatch(s, a.frame, settings, user="cli", as_of=args.as_of)
+            if built is not None:
+                prepared.mark_dispatched(s, built.data_version, built.settings_id, counts)
         else:
             w, counts = W.account_warnings(s, a.frame, settings=settings, as_of=args.as_of), {}
     if args.out is not None:
@@ -567,6 +576,10 @@ def _churn(args: argparse.Namespace) -> int:
         settings = active_settings(s)
         fn = churn.train if args.action == "train" else churn.evaluate
         result = fn(s, settings=settings, horizon_months=args.horizon)
+        if args.action == "train" and s.has_facts:
+            from valuation import prepared
+
+            prepared.refresh_risk(s)  # the app's risk lists read the new model at once
     print(json.dumps(result, indent=2 if args.json else None, default=str))
     return 0
 

@@ -22,12 +22,6 @@ from valuation.store import Store
 __all__ = ["JOBS", "last_runs", "run", "run_job"]
 
 
-def _analysis(store: Store) -> Any:
-    b = prepared.build(store)
-    return prepared.load(store, b.data_version, b.settings_id,
-                         settings_by_id(store, b.settings_id))
-
-
 def _job_analysis(store: Store) -> dict[str, Any]:
     b = prepared.build(store)
     return {"accounts": b.accounts, "seconds": b.seconds}
@@ -36,8 +30,10 @@ def _job_analysis(store: Store) -> dict[str, Any]:
 def _job_dispatch(store: Store) -> dict[str, Any]:
     from valuation.warnings import warn_and_dispatch
 
-    a = _analysis(store)
+    b = prepared.build(store)
+    a = prepared.load(store, b.data_version, b.settings_id, settings_by_id(store, b.settings_id))
     w, counts = warn_and_dispatch(store, a.frame, a.settings, user="jobs")
+    prepared.mark_dispatched(store, b.data_version, b.settings_id, counts)
     return {"warnings": len(w), **counts}
 
 
@@ -53,6 +49,7 @@ def _job_retrain(store: Store) -> dict[str, Any]:
     from valuation import churn
 
     card = churn.train(store, settings=active_settings(store))
+    prepared.refresh_risk(store)
     return {k: card.get(k) for k in ("mode", "status", "auc", "events", "rows") if k in card}
 
 

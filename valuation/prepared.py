@@ -3,9 +3,15 @@ them (an import, a settings save, a scheduled job), stored beside the database a
 the app in seconds instead of recomputed by its first reader.
 
 Layout: ``<db>.analysis/<data_version>-s<settings_id>/`` holding ``frame.parquet`` (the
-analysed frame, read memory-mapped) and ``model.joblib`` (the scorecard, the tier cuts and the
-frame's attributes). A build is written to a temporary folder and renamed into place, so a
-reader sees a whole build or none; the last few builds are kept.
+analysed frame, read memory-mapped), the scorecard's frames (``card_*.parquet``) and
+``model.joblib`` (the tier cuts, the scorecard's unavailable measures and the frame's
+attributes). Beside them, what the pages derive from the analysis and would otherwise compute
+on their first visit (tens of seconds each at a million accounts): the churn frame's extra
+columns, the survival curves, every live account's churn risk (``risk.parquet``, for the churn
+model file it was scored with) and the product bundle (graph, metrics, suggestions). A build
+is written to a temporary folder and renamed into place, so a reader sees a whole build or
+none; the last few builds are kept. A derived part that fails to build is recorded, not fatal:
+the pages then compute it themselves and show why it failed.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pandas as pd
@@ -26,10 +33,12 @@ import pyarrow.parquet as pq
 from valuation import features
 from valuation.analysis import Analysis, analyse
 from valuation.config import Settings
+from valuation.scoring import Scorecard
 from valuation.settings_store import active_settings, active_settings_id
 from valuation.store import Store
 
-__all__ = ["Built", "build", "builds", "current_key", "folder", "is_built", "load", "newest"]
+__all__ = ["Built", "build", "builds", "current_key", "folder", "is_built", "load", "newest",
+           "dispatched", "mark_dispatched", "part", "refresh_risk"]
 
 KEEP = 3
 
@@ -81,20 +90,17 @@ def build(store: Store, settings: Settings | None = None, *, force: bool = False
     tmp = folder(store) / f".building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        frame = a.frame
-        try:
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
-                           tmp / "frame.parquet")
-            kind = "parquet"
-        except (pa.ArrowException, TypeError, ValueError):  # a column Arrow cannot hold
-            joblib.dump(frame, tmp / "frame.joblib")
-            kind = "joblib"
-        joblib.dump({"card": a.card, "cutter": a.cutter, "attrs": dict(frame.attrs)},
-                    tmp / "model.joblib")
-        meta = {"data_version": dv, "settings_id": int(sid), "frame": kind, "source": source,
-                "object_columns": [c for c in frame.columns if frame[c].dtype == object],
-                "built_at": pd.Timestamp.now(tz="UTC").isoformat(),
-                "seconds": round(time.perf_counter() - t0, 2), "accounts": len(frame)}
+        meta: dict[str, Any] = {"data_version": dv, "settings_id": int(sid), "source": source,
+                                "object_columns": {}}
+        meta["frame"] = _write_frame(a.frame, tmp, "frame", meta)
+        for name in _CARD_FRAMES:
+            _write_frame(getattr(a.card, name), tmp, f"card_{name}", meta, index=True)
+        joblib.dump({"cutter": a.cutter, "attrs": dict(a.frame.attrs),
+                     "unavailable": dict(a.card.unavailable)}, tmp / "model.joblib")
+        meta["accounts"] = len(a.frame)
+        meta["derived"] = _derive(store, a, tmp, meta)
+        meta["built_at"] = pd.Timestamp.now(tz="UTC").isoformat()
+        meta["seconds"] = round(time.perf_counter() - t0, 2)
         (tmp / "build.json").write_text(json.dumps(meta), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -111,17 +117,230 @@ def load(store: Store, data_version: str, settings_id: int, settings: Settings
     target = folder(store) / _name(data_version, settings_id)
     if not (target / "build.json").exists():
         return None
-    meta = json.loads((target / "build.json").read_text(encoding="utf-8"))
-    if meta.get("frame") == "joblib":
-        frame = joblib.load(target / "frame.joblib")
-    else:
-        frame = pq.read_table(target / "frame.parquet", memory_map=True).to_pandas(
-            types_mapper=_strings)
-        for c in meta.get("object_columns", []):  # text kept as Python objects stays so
-            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    meta = _meta(target)
+    frame = _read_frame(target, "frame", meta)
     model = joblib.load(target / "model.joblib")
     frame.attrs = dict(model["attrs"])
-    return Analysis(frame=frame, card=model["card"], cutter=model["cutter"], settings=settings)
+    if "card" in model:  # a build of the previous layout: the scorecard pickled whole
+        card = model["card"]
+    else:
+        card = Scorecard(**{n: _read_frame(target, f"card_{n}", meta) for n in _CARD_FRAMES},
+                         unavailable=dict(model["unavailable"]))
+    return Analysis(frame=frame, card=card, cutter=model["cutter"], settings=settings)
+
+
+_CARD_FRAMES = ("scores", "normalised", "contributions", "raw")
+
+
+def _meta(target: Path) -> dict[str, Any]:
+    return dict(json.loads((target / "build.json").read_text(encoding="utf-8")))
+
+
+def _write_frame(df: pd.DataFrame, folder_: Path, name: str, meta: dict[str, Any], *,
+                 index: bool = False) -> str:
+    """Write ``df`` as ``<name>.parquet`` (``<name>.joblib`` when Arrow cannot hold a column);
+    the format written. ``index``: keep the index (a scorecard's is the frame's)."""
+    cols = meta.setdefault("object_columns", {})
+    if isinstance(cols, list):
+        cols = meta["object_columns"] = {"frame": cols}
+    cols[name] = [str(c) for c in df.columns if df[c].dtype == object]
+    try:
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=None if index else False),
+                       folder_ / f"{name}.parquet")
+        return "parquet"
+    except (pa.ArrowException, TypeError, ValueError):  # a column Arrow cannot hold
+        joblib.dump(df, folder_ / f"{name}.joblib")
+        meta.setdefault("joblib", []).append(name)
+        return "joblib"
+
+
+def _read_frame(folder_: Path, name: str, meta: dict[str, Any]) -> pd.DataFrame:
+    if (folder_ / f"{name}.joblib").exists() and not (folder_ / f"{name}.parquet").exists():
+        return joblib.load(folder_ / f"{name}.joblib")
+    frame = pq.read_table(folder_ / f"{name}.parquet", memory_map=True).to_pandas(
+        types_mapper=_strings)
+    cols = meta.get("object_columns", {})
+    cols = cols if isinstance(cols, dict) else {"frame": cols}
+    for c in cols.get(name, []):  # text kept as Python objects stays so
+        frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# What the pages derive from the analysis, built with it
+# ---------------------------------------------------------------------------------------------
+def _model_stamp(store: Store) -> int:
+    from valuation.churn import model_path
+
+    f = model_path(store.path)
+    return f.stat().st_mtime_ns if f.exists() else 0
+
+
+def _derive(store: Store, a: Analysis, out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Build the derived parts into ``out``; per part, its seconds or the error it raised."""
+    from valuation import bundling, churn
+
+    done: dict[str, Any] = {}
+
+    def step(name: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            r = fn()
+        except Exception as e:  # noqa: BLE001 - recorded: the pages compute it and say why
+            done[name] = {"error": f"{type(e).__name__}: {e}"}
+            return None
+        done[name] = {"seconds": round(time.perf_counter() - t0, 2)}
+        return r
+
+    settings = a.settings
+
+    def extras() -> pd.DataFrame:
+        cf = churn.churn_frame(store, frame=a.frame)
+        ext = pd.DataFrame({"account_id": cf["account_id"].to_numpy(),
+                            **{c: cf[c].array for c in churn.frame._EXTRA_COLUMNS}})
+        meta["churn_attrs"] = {k: v if v is None or isinstance(v, (str, int, float)) else str(v)
+                              for k, v in cf.attrs.items()}
+        _write_frame(ext, out, "churn_extra", meta)
+        return cf
+
+    cf = step("churn_frame", extras)
+
+    def survival() -> dict[str, Any]:
+        sf = churn.survival_frame(store, settings=settings)
+        fits = churn.fit_survival(sf, by="bundle")
+        joblib.dump({"fits": fits, "curves": {b: churn.survival_curves(sf, by=b)
+                                              for b in ("bundle", "tier")}},
+                    out / "survival.joblib")
+        return fits
+
+    fits = step("survival", survival)
+    if cf is not None and fits is not None:
+        step("risk", lambda: _write_risk(store, settings, cf, fits, out))
+
+    def bundle() -> None:
+        products = store.read_table("products")
+        contracts = store.read_table("contracts")
+        h = bundling.load_holdings(store)
+        params = bundling.BundlingParams.from_settings(settings)
+        g = bundling.build_graph(h, products, accounts=a.frame, params=params)
+        blend, choice = bundling.blend_in_use(h, products, a.frame, settings=settings)
+        joblib.dump({
+            "holdings": h, "graph": g, "blend": blend, "choice": choice,
+            "metrics": bundling.bundle_metrics(h, g, products, contracts=contracts,
+                                               as_of=None, params=params),
+            "recommendations": bundling.recommend(h, g, products, a.frame, k=5,
+                                                  settings=settings, params=params,
+                                                  blend=blend)}, out / "bundle.joblib")
+
+    step("bundle", bundle)
+    return done
+
+
+def _write_risk(store: Store, settings: Settings, cf: pd.DataFrame, fits: Any,
+                out: Path) -> None:
+    """Every live account's churn risk with the churn model saved now, and that model's stamp
+    (``risk.json``: the pages use the stored risk only while the model file is that one)."""
+    from valuation import churn
+
+    stamp = _model_stamp(store)
+    model = churn.load_model(churn.model_path(store.path)) if stamp else None
+    risk = churn.portfolio_risk(store, settings=settings, model=model, frame=cf, survival=fits)
+    tmp = out / f".risk-{uuid.uuid4().hex[:8]}.parquet"
+    pq.write_table(pa.Table.from_pandas(risk, preserve_index=True), tmp)
+    os.replace(tmp, out / "risk.parquet")
+    (out / "risk.json").write_text(json.dumps({
+        "model_stamp": stamp, "attrs": risk.attrs,
+        "object_columns": [str(c) for c in risk.columns if risk[c].dtype == object]}),
+        encoding="utf-8")
+
+
+def part(store: Store, data_version: str, settings_id: int, name: str) -> Any:
+    """A derived part of a stored build, None when it is not there (not built, or it failed):
+    ``churn_extra`` (a frame: account_id + the churn frame's extra columns, attrs set),
+    ``survival`` ({"fits", "curves"}), ``risk`` ((frame, model stamp)), ``bundle`` (dict)."""
+    target = folder(store) / _name(data_version, settings_id)
+    try:
+        if name == "churn_extra":
+            if not (target / "churn_extra.parquet").exists():
+                return None
+            meta = _meta(target)
+            ext = _read_frame(target, "churn_extra", meta)
+            ext.attrs = dict(meta.get("churn_attrs", {}))
+            return ext
+        if name == "risk":
+            if not (target / "risk.json").exists():
+                return None
+            info = json.loads((target / "risk.json").read_text(encoding="utf-8"))
+            risk = pq.read_table(target / "risk.parquet", memory_map=True).to_pandas(
+                types_mapper=_strings)
+            for c in info.get("object_columns", []):
+                risk[c] = risk[c].astype(object).where(risk[c].notna(), None)
+            risk.index = pd.Index(risk.index.astype(object), name=risk.index.name)
+            risk.attrs = dict(info["attrs"])
+            return risk, int(info["model_stamp"])
+        f = target / f"{name}.joblib"
+        return joblib.load(f) if f.exists() else None
+    except FileNotFoundError:  # pruned meanwhile: the caller computes it
+        return None
+
+
+def refresh_risk(store: Store) -> bool:
+    """After the churn model was (re)trained: re-score the current build's risk with it, so
+    the pages need not. False when there is no current build or its churn parts failed."""
+    from valuation.settings_store import settings_by_id
+
+    dv, sid = current_key(store)
+    target = folder(store) / _name(dv, sid)
+    ext = part(store, dv, sid, "churn_extra")
+    surv = part(store, dv, sid, "survival")
+    if ext is None or surv is None:
+        return False
+    a = load(store, dv, sid, settings_by_id(store, sid))
+    if a is None:
+        return False
+    cf = churn_frame_from(a.frame, ext)
+    _write_risk(store, a.settings, cf, surv["fits"], target)
+    return True
+
+
+def mark_dispatched(store: Store, data_version: str, settings_id: int,
+                    counts: dict[str, int]) -> None:
+    """Record that the warnings of this build's as-of date were synced into work orders (the
+    sync is idempotent: nobody needs to repeat it for these versions)."""
+    target = folder(store) / _name(data_version, settings_id)
+    if not (target / "build.json").exists():
+        return
+    tmp = target / f".dispatched-{uuid.uuid4().hex[:8]}.json"
+    tmp.write_text(json.dumps({"counts": {k: int(v) for k, v in counts.items()},
+                               "at": pd.Timestamp.now(tz="UTC").isoformat()}), encoding="utf-8")
+    os.replace(tmp, target / "dispatched.json")
+
+
+def dispatched(store: Store, data_version: str, settings_id: int) -> dict[str, int] | None:
+    """The counts of the sync recorded by :func:`mark_dispatched`, None when none was."""
+    f = folder(store) / _name(data_version, settings_id) / "dispatched.json"
+    try:
+        return dict(json.loads(f.read_text(encoding="utf-8"))["counts"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+def churn_frame_from(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """The churn frame of an analysed frame from its stored extra columns (``part``): the
+    frame's columns are shared, not copied."""
+    from valuation.churn.frame import _EXTRA_COLUMNS
+
+    if len(extra) != len(frame) or not (
+            frame["account_id"].astype(str).to_numpy()
+            == extra["account_id"].astype(str).to_numpy()).all():
+        raise ValueError("the stored churn columns do not match the analysed frame")
+    out = frame.drop(columns=[c for c in _EXTRA_COLUMNS if c in frame.columns])
+    for c in _EXTRA_COLUMNS:
+        out[c] = extra[c].array
+    attrs = dict(frame.attrs)
+    attrs.update(extra.attrs)
+    out.attrs = attrs
+    return out
 
 
 def _strings(t: pa.DataType) -> object:
