@@ -58,6 +58,7 @@ def _explore() -> None:
     shown = portfolio.filter_accounts(
         frame, text=text, industries=industries, cities=cities, sizes=sizes, owners=owners,
         tiers=tiers, strategies=strategies, stages=stages, include_churned=include_churned,
+        columns=portfolio.VIEW_COLUMNS,
     )
 
     left, right = st.columns([3, 2])

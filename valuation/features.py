@@ -92,21 +92,21 @@ def finish_frame(df: pd.DataFrame, as_of: date) -> pd.DataFrame:
 
 def portfolio_kpis(frame: pd.DataFrame) -> dict[str, float]:
     """Headline figures over an account frame (already scoped)."""
-    live = frame[~frame["churned"]]
+    live = ~frame["churned"].astype(bool).to_numpy()  # a mask: no copy of the frame's rows
     as_of = pd.Timestamp(frame.attrs.get("as_of", date.today()))
     churn_dates = pd.to_datetime(frame["churn_date"])
     recent = churn_dates > as_of - pd.DateOffset(months=12)
     rev3 = float(frame["revenue_3m"].sum())
     return {
-        "accounts": float(len(live)),
-        "monthly_revenue": float(live["monthly_revenue"].sum()),
+        "accounts": float(live.sum()),
+        "monthly_revenue": float(frame["monthly_revenue"][live].sum()),
         "revenue_trend": (
             float(frame["revenue_3m"].sum() / frame["revenue_prev_3m"].sum() - 1)
             if frame["revenue_prev_3m"].sum() > 0
             else float("nan")
         ),
         "churned_12m": float(recent.sum()),
-        "churn_rate_12m": float(recent.sum() / max(len(live) + recent.sum(), 1)),
+        "churn_rate_12m": float(recent.sum() / max(live.sum() + recent.sum(), 1)),
         "arrears_rate": float(frame["arrears_3m"].sum() / rev3) if rev3 > 0 else float("nan"),
     }
 

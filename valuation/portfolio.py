@@ -54,10 +54,13 @@ def filter_accounts(
     strategies: Sequence[str] = (),
     stages: Sequence[str] = (),
     include_churned: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Rows matching every given filter; empty filters match everything.
 
     ``text`` matches the account id, Chinese or English name (case-insensitive substring).
+    ``columns``: only these columns (those the frame has) in the result, so a province's
+    rows are copied for what the caller shows, not for the whole analysed frame.
     """
     mask = pd.Series(True, index=frame.index)
     if text.strip():
@@ -81,9 +84,17 @@ def filter_accounts(
         mask &= owned
     if not include_churned:
         mask &= ~frame["churned"].astype(bool)
-    out = frame[mask]
+    src = frame if columns is None else frame[[c for c in dict.fromkeys(columns)
+                                               if c in frame.columns]]
+    keep = mask.to_numpy()
+    out = src.copy(deep=False) if keep.all() else src[keep]
     out.attrs = frame.attrs
     return out
+
+
+VIEW_COLUMNS: tuple[str, ...] = (
+    *(c for c, _ in TABLE_COLUMNS), "name_en", "owner_id", "owner_name_en")
+"""The columns the portfolio views read (table, positioning map, strategy counts)."""
 
 
 def owner_options(frame: pd.DataFrame, lang: str) -> dict[str, str]:

@@ -92,7 +92,7 @@ def build(store: Store, settings: Settings | None = None, *, force: bool = False
     try:
         meta: dict[str, Any] = {"data_version": dv, "settings_id": int(sid), "source": source,
                                 "object_columns": {}}
-        meta["frame"] = _write_frame(a.frame, tmp, "frame", meta)
+        meta["frame"] = _write_frame(a.frame, tmp, "frame", meta, index=True)
         for name in _CARD_FRAMES:
             _write_frame(getattr(a.card, name), tmp, f"card_{name}", meta, index=True)
         joblib.dump({"cutter": a.cutter, "attrs": dict(a.frame.attrs),

@@ -20,6 +20,7 @@ __all__ = [
     "grade",
     "normalise",
     "score",
+    "score_one",
 ]
 
 GRADES = ("high", "fairly_high", "medium", "fairly_low", "low")
@@ -198,7 +199,6 @@ def _score_model(raw: np.ndarray, model: ScoringModel, gone: tuple[str, ...] = (
     """Normalised values, contributions (columns in the model's measure order) and the
     sub-scores influence, payment, value, loyalty, competitor for one model's accounts;
     measures in ``gone`` take no weight."""
-    eff = effective_weights(model, gone)
     n = np.empty_like(raw)
     for j, mw in enumerate(model.measures):
         md = MEASURES[mw.name]
@@ -206,15 +206,29 @@ def _score_model(raw: np.ndarray, model: ScoringModel, gone: tuple[str, ...] = (
         if mw.missing == "median":
             x = x.fillna(x.median())
         v = normalise(x, mw.norm, lo=md.lo, hi=md.hi).to_numpy(dtype="float64")
-        if md.direction < 0:
-            v = 1 - v
-        n[:, j] = np.where(np.isnan(v), 1.0 if mw.missing == "best" else 0.0, v)
+        n[:, j] = _oriented(v, mw)
+    c, sub = _combine(n, model, gone)
+    return n, c, sub
+
+
+def _oriented(v: np.ndarray, mw: object) -> np.ndarray:
+    """Normalised values turned so that higher is better, missing ones set by the rule."""
+    if MEASURES[mw.name].direction < 0:  # type: ignore[attr-defined]
+        v = 1 - v
+    return np.where(np.isnan(v), 1.0 if mw.missing == "best" else 0.0, v)  # type: ignore[attr-defined]
+
+
+def _combine(n: np.ndarray, model: ScoringModel, gone: tuple[str, ...] = ()
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Contributions and the sub-scores (influence, payment, value, loyalty, competitor) of
+    normalised values (columns in the model's measure order)."""
+    eff = effective_weights(model, gone)
     w = np.array([eff[mw.name] for mw in model.measures])
     c = n * w[None, :] * 100.0
     dims = np.array([MEASURES[mw.name].dimension for mw in model.measures])
     groups = np.array([MEASURES[mw.name].group for mw in model.measures])
     raw_w = np.array([0.0 if mw.name in gone else mw.weight for mw in model.measures])
-    sub = np.zeros((len(raw), 5))
+    sub = np.zeros((len(n), 5))
     for i, g in enumerate(("influence", "payment")):
         mask = groups == g
         total = raw_w[mask].sum()
@@ -222,7 +236,65 @@ def _score_model(raw: np.ndarray, model: ScoringModel, gone: tuple[str, ...] = (
             sub[:, i] = n[:, mask] @ (raw_w[mask] / total) * 100.0
     for i, d in enumerate(DIMENSIONS):
         sub[:, 2 + i] = c[:, dims == d].sum(axis=1)
-    return n, c, sub
+    return c, sub
+
+
+def _normalise_one(v: float, others: np.ndarray, norm: str, *, lo: float, hi: float,
+                   fill_median: bool) -> float:
+    """:func:`normalise` of one value among ``others`` (the rest of its scope), exactly as
+    normalising the whole scope would give it, in one pass over the scope and no sort."""
+    if fill_median:
+        both = np.append(others, v)
+        med = float(np.nanmedian(both)) if (~np.isnan(both)).any() else np.nan
+        others = np.where(np.isnan(others), med, others)
+        v = med if np.isnan(v) else v
+    if norm == "fixed":
+        span = hi - lo
+        if np.isnan(v):
+            return np.nan
+        return float(np.clip((v - lo) / span, 0, 1)) if span > 0 else 0.5
+    valid = others[~np.isnan(others)]
+    if np.isnan(v):
+        return np.nan
+    if norm == "percentile":
+        n = len(valid) + 1
+        if n == 1:
+            return 0.5
+        rank = (valid < v).sum() + ((valid == v).sum() + 2) / 2  # ties averaged
+        return float((rank - 1) / (n - 1))
+    if norm == "log":
+        valid, v = np.log1p(np.clip(valid, 0, None)), float(np.log1p(max(v, 0.0)))
+    elif norm != "minmax":
+        raise ValueError(f"unknown normalisation {norm!r}")
+    q_lo, q_hi = np.quantile(np.append(valid, v), [0.01, 0.99])
+    if q_hi <= q_lo:
+        return 0.5
+    return float(np.clip((v - q_lo) / (q_hi - q_lo), 0, 1))
+
+
+def score_one(raw_row: pd.Series, population: pd.DataFrame | dict[str, np.ndarray],
+              model: ScoringModel,
+              gone: tuple[str, ...] = ()) -> dict[str, float]:
+    """One account's sub-scores (influence, payment, value, loyalty, competitor, rounded as
+    :func:`score` rounds them) when its raw measures are ``raw_row`` and the rest of its
+    model's scope has ``population`` (raw measures by name, the account left out): what
+    scoring the whole scope with the account changed would give it, without re-scoring the
+    scope (a what-if at a million accounts). ``gone``: the measures the portfolio was scored
+    without."""
+    n = np.empty((1, len(model.measures)))
+    for j, mw in enumerate(model.measures):
+        md = MEASURES[mw.name]
+        v = _normalise_one(float(raw_row[mw.name]), np.asarray(population[mw.name], dtype="float64"),
+                           mw.norm, lo=md.lo, hi=md.hi, fill_median=mw.missing == "median")
+        n[0, j] = _oriented(np.array([v]), mw)[0]
+        if mw.name in gone:
+            n[0, j] = np.nan
+    dropped = [j for j, mw in enumerate(model.measures) if mw.name in gone]
+    filled = n.copy()
+    filled[:, dropped] = 0.0  # no weight: its value does not count
+    _, sub = _combine(filled, model, gone)
+    return {f"{p}_score": float(np.round(sub[0, i], 2))
+            for i, p in enumerate(["influence", "payment", *DIMENSIONS])}
 
 
 def _top_factors(contrib: pd.DataFrame, models: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -276,12 +348,22 @@ def _top_names(values: np.ndarray, names: np.ndarray, *, k: int = _TOP,
     return np.array(text, dtype=object)[inverse]
 
 
+def model_means(card: Scorecard) -> pd.DataFrame:
+    """Mean contribution of every measure per scoring model (rows: model), computed once per
+    scorecard and kept with it: an account's explanation compares it with its peers."""
+    cached = card.__dict__.get("_model_means")
+    if cached is None:
+        cached = card.contributions.groupby(card.scores["model"].to_numpy()).mean()
+        object.__setattr__(card, "_model_means", cached)
+    return cached
+
+
 def explain(card: Scorecard, row: object, lang: str = "en") -> pd.DataFrame:
     """One account's reasons: per measure of its model, the dimension, raw value, normalised
     value, contribution (points) and the difference from its model's average contribution."""
     model = card.scores.at[row, "model"]
     used = card.contributions.columns[card.contributions.loc[row].notna()]
-    peers = card.contributions.loc[card.scores["model"] == model, used].mean()
+    peers = model_means(card).loc[model, used]
     zh = lang.startswith("zh")
     return pd.DataFrame({
         "measure": used,

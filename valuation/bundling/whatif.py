@@ -70,18 +70,19 @@ def what_if(analysis: Any, h: Holdings, products: pd.DataFrame, account_id: Any,
     The account's row of the account frame is changed as the holdings SQL would compute it
     (our_products, our_families, products_/spend_<family>, our_spend, has_cug,
     competitor_products/families/spend, share_of_wallet; revenue_12m and monthly_revenue
-    shifted by the change in our monthly revenue x 12 / x 1) and re-scored with
-    :func:`valuation.scoring.score` over the accounts of its scoring model (normalisation is
-    per model, so the other accounts' scores are unchanged); its tier comes from the
-    analysis' fitted cutter. Nothing passed in is mutated.
+    shifted by the change in our monthly revenue x 12 / x 1) and re-scored among the accounts
+    of its scoring model (:func:`valuation.scoring.score_one`: what re-scoring them all would
+    give it; normalisation is per model, so the other accounts' scores are unchanged); its
+    tier comes from the analysis' fitted cutter. Nothing passed in is mutated.
     """
+    from valuation.measures import raw_measures
     from valuation.pyramid import basis_score
-    from valuation.scoring import assign_models, score
+    from valuation.scoring import assign_models, score_one
 
     cat = _catalogue(products, h.product_ids)
     settings = analysis.settings
     frame = analysis.frame
-    pos = np.flatnonzero(frame["account_id"].astype(str).to_numpy() == str(account_id))
+    pos = np.flatnonzero((frame["account_id"] == str(account_id)).to_numpy(bool))
     if len(pos) == 0:
         raise KeyError(f"unknown account {account_id!r}")
     label = frame.index[pos[0]]
@@ -134,7 +135,7 @@ def what_if(analysis: Any, h: Holdings, products: pd.DataFrame, account_id: Any,
     g = graph if graph is not None else nx.MultiDiGraph()
     acc_contracts = None
     if contracts is not None:  # the account's contracts, once for each of the two rows
-        mine = contracts.loc[contracts["account_id"].astype(str) == str(account_id)]
+        mine = contracts.loc[(contracts["account_id"] == str(account_id)).to_numpy(bool)]
         acc_contracts = pd.concat([mine.assign(account_id="before"),
                                    mine.assign(account_id="after")], ignore_index=True)
     m = bundle_metrics(two, g, products, contracts=acc_contracts, as_of=h.as_of,
@@ -167,19 +168,19 @@ def what_if(analysis: Any, h: Holdings, products: pd.DataFrame, account_id: Any,
     for c, v in upd.items():  # the account frame's holdings columns
         if c in row.columns:
             row.at[label, c] = v
-    # re-score over the accounts of the account's scoring model(s), before and after: the
-    # normalisation is per model, so this gives the account's score on the whole frame
-    old_models = (frame["model"].astype(str) if "model" in frame.columns
-                  else assign_models(frame, settings))
-    new_model = assign_models(row, settings).at[label]
-    scope = old_models.isin([old_models.at[label], new_model]).to_numpy()
-    sub = frame.loc[scope].copy()
-    for c in upd:
-        if c in sub.columns:
-            sub.at[label, c] = row.at[label, c]
-    card = score(sub, settings, as_of=frame.attrs.get("as_of"),
-                 unavailable=analysis.card.unavailable)
-    s_after = card.scores.loc[[label]]
+    # re-score the account among the other accounts of its scoring model: the normalisation
+    # is per model, so this gives the account's score on the whole frame (the others' scores
+    # do not change), and the population's raw measures are the scorecard's
+    card0 = analysis.card
+    new_model = str(assign_models(row, settings).at[label])
+    model = next(m for m in settings.models if m.name == new_model)
+    raw_row = raw_measures(row, as_of=frame.attrs.get("as_of")).loc[label]
+    others = card0.scores["model"].to_numpy() == new_model
+    others[pos[0]] = False  # the account itself: its changed row is scored among the others
+    population = {mw.name: card0.raw[mw.name].to_numpy()[others] for mw in model.measures}
+    subs = score_one(raw_row, population, model, tuple(card0.unavailable.get(new_model, ())))
+    s_after = pd.DataFrame({"account_id": [str(account_id)], "model": [new_model], **{
+        k: [v] for k, v in subs.items()}}, index=[label])
     tier_after = str(analysis.cutter.predict(basis_score(s_after, settings))[0])
 
     before = {**{c: _py(m.iloc[0][c]) for c in _WHATIF_METRICS},

@@ -467,6 +467,8 @@ def _codes_and_bundles(col: pd.Series) -> tuple[np.ndarray, int, pd.Series]:
     bundle, its product ids exploded (index = bundle code): bundles are far fewer than
     accounts, so the work is per bundle."""
     cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
+    if len(cat) < len(cat.cat.categories):  # a few rows of a province's frame: their bundles
+        cat = cat.cat.remove_unused_categories()
     codes = np.asarray(cat.cat.codes, dtype=np.int64)
     bundles = pd.Series(cat.cat.categories.astype(str), dtype=object)
     ids = bundles.str.split(_SEP).explode()
