@@ -33,9 +33,90 @@ def test_a_stored_analysis_loads_equal_to_a_fresh_one(demo_path, tmp_path):
         fresh = analyse(features.account_frame(s), active_settings(s))
         pd.testing.assert_frame_equal(loaded.frame, fresh.frame)
         assert loaded.frame.attrs == fresh.frame.attrs
-        pd.testing.assert_frame_equal(loaded.card.contributions, fresh.card.contributions)
+        for part in ("scores", "normalised", "contributions", "raw"):
+            pd.testing.assert_frame_equal(getattr(loaded.card, part), getattr(fresh.card, part))
+        assert loaded.card.unavailable == fresh.card.unavailable
         assert list(loaded.cutter.cuts_) == list(fresh.cutter.cuts_)
         assert prepared.load(s, "no-such-version", 0, active_settings(s)) is None
+
+
+def test_the_build_carries_what_the_pages_derive_equal_to_computing_it(demo_path, tmp_path):
+    """Churn frame, survival curves, churn risk and the product bundle come with the build,
+    each equal to what the pages would compute; a retrained model re-scores the stored risk;
+    a part that cannot be built is recorded and left to the pages."""
+    from valuation import bundling, churn
+    from valuation.store import copy_database
+
+    db = copy_database(demo_path, tmp_path / "d.duckdb")
+    with Store(db) as s:
+        b = prepared.build(s)
+        meta = json.loads((b.path / "build.json").read_text())
+        assert set(meta["derived"]) == {"churn_frame", "survival", "risk", "bundle"}
+        assert all("seconds" in v for v in meta["derived"].values()), meta["derived"]
+        st = active_settings(s)
+        a = prepared.load(s, b.data_version, b.settings_id, st)
+        key = (b.data_version, b.settings_id)
+        cf = prepared.churn_frame_from(a.frame, prepared.part(s, *key, "churn_extra"))
+        want_cf = churn.churn_frame(s, frame=a.frame)
+        pd.testing.assert_frame_equal(cf, want_cf)
+        assert cf.attrs == want_cf.attrs
+        sf = churn.survival_frame(s, settings=st)
+        surv = prepared.part(s, *key, "survival")
+        for by in ("bundle", "tier"):
+            pd.testing.assert_frame_equal(surv["curves"][by], churn.survival_curves(sf, by=by))
+        fits = churn.fit_survival(sf, by="bundle")
+        assert set(surv["fits"]) == set(fits)
+        model_file = churn.model_path(s.path)
+        assert not model_file.exists()  # the copy has no model yet: the rules' risk
+        risk, stamp = prepared.part(s, *key, "risk")
+        assert stamp == 0 and risk.attrs["risk_source"] == "none"
+        want = churn.portfolio_risk(s, settings=st, model=None, frame=want_cf, survival=fits)
+        pd.testing.assert_frame_equal(risk, want)
+        assert risk.attrs == want.attrs
+        bd = prepared.part(s, *key, "bundle")
+        products = s.read_table("products")
+        h = bundling.load_holdings(s)
+        params = bundling.BundlingParams.from_settings(st)
+        g = bundling.build_graph(h, products, accounts=a.frame, params=params)
+        blend, _ = bundling.blend_in_use(h, products, a.frame, settings=st)
+        pd.testing.assert_frame_equal(bd["recommendations"], bundling.recommend(
+            h, g, products, a.frame, k=5, settings=st, params=params, blend=blend))
+        # retraining: the stored risk follows the new model file
+        churn.train(s, settings=st, evaluation=False)
+        assert prepared.refresh_risk(s)
+        risk2, stamp2 = prepared.part(s, *key, "risk")
+        assert stamp2 == model_file.stat().st_mtime_ns != stamp
+        want2 = churn.portfolio_risk(s, settings=st, model=churn.load_model(model_file),
+                                     frame=want_cf, survival=fits)
+        assert want2.attrs["risk_source"] != "none"
+        pd.testing.assert_frame_equal(risk2, want2)
+        # a part that fails is recorded, the build still lands
+        real = bundling.load_holdings
+
+        def broken(store):
+            raise RuntimeError("no holdings today")
+
+        bundling.load_holdings = broken
+        try:
+            b2 = prepared.build(s, force=True)
+        finally:
+            bundling.load_holdings = real
+        meta = json.loads((b2.path / "build.json").read_text())
+        assert meta["derived"]["bundle"] == {"error": "RuntimeError: no holdings today"}
+        assert prepared.part(s, *key, "bundle") is None
+        assert prepared.part(s, *key, "risk") is not None
+
+
+def test_a_warning_sync_is_recorded_per_build_and_not_repeated(demo_path, tmp_path):
+    from valuation.store import copy_database
+
+    db = copy_database(demo_path, tmp_path / "d.duckdb")
+    with Store(db) as s:
+        b = prepared.build(s)
+        assert prepared.dispatched(s, b.data_version, b.settings_id) is None
+        out = jobs.run_job(s, "dispatch")
+        done = prepared.dispatched(s, b.data_version, b.settings_id)
+        assert done is not None and done["created"] == out["result"]["created"]
 
 
 def test_a_settings_save_or_an_import_needs_a_new_build_and_old_ones_are_pruned(tmp_path):
