@@ -2,13 +2,14 @@
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ui import panels, state, widgets
 from ui.session import current_user, lang, tr
 from valuation import charts, features, i18n
-from valuation.portfolio import filter_accounts
+from valuation.portfolio import filter_positions
 
 user = current_user()
 frame = state.scoped_frame(user)
@@ -17,20 +18,27 @@ L = lang()
 
 st.title(tr("account.title"))
 wanted = st.query_params.get("account") or st.session_state.get("account_id")
-visible = set(frame["account_id"])
-if wanted and wanted not in visible:
+index = state.picker(user)  # account_id -> row, and the picking order, once per version
+if wanted and wanted not in index.ids:
     st.error(tr("account.not_in_scope", account=wanted))
     st.session_state.pop("account_id", None)
     st.stop()
 
 text = st.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="acc_search")
-matches = frame.sort_values(["churned", "monthly_revenue"], ascending=[True, False])
-if text.strip():
-    matches = filter_accounts(matches, text=text, include_churned=True)
-options = matches["account_id"].head(200).tolist()
+if text.strip():  # the matches, in the picking order
+    hits = filter_positions(frame, text=text, include_churned=True)
+    first = hits[np.argsort(index.rank[hits], kind="stable")[:200]]
+else:
+    first = index.order[:200]
+ids = frame["account_id"].astype(str)
+options = ids.iloc[first].tolist()
 if wanted and wanted not in options and not text.strip():  # a search shows its own matches
     options.insert(0, wanted)
-labels = frame.set_index("account_id")["name" if L == "zh" else "name_en"].to_dict()
+at = index.ids.get_indexer(options)
+names = frame["name"].iloc[at]
+if L != "zh":
+    names = frame["name_en"].iloc[at].where(frame["name_en"].iloc[at].notna(), names)
+labels = dict(zip(options, names.tolist(), strict=True))
 account_id = st.selectbox(
     tr("account.pick"), options, index=options.index(wanted) if wanted in options else 0,
     format_func=lambda a: f"{labels.get(a) or a} · {a}", placeholder=tr("account.pick_hint"),
@@ -45,7 +53,7 @@ if account_id != wanted:
 
 d = features.account_detail(state.store(), account_id)
 a = d["account"].iloc[0]
-row = frame.loc[frame["account_id"] == account_id].iloc[0]
+row = frame.iloc[int(index.ids.get_loc(account_id))]
 name = a["name"] if L == "zh" or pd.isna(a["name_en"]) or not a["name_en"] else a["name_en"]
 st.header(widgets.plain(name))
 owner = a["owner_name"] if L == "zh" or pd.isna(a["owner_name_en"]) else a["owner_name_en"]
@@ -78,7 +86,7 @@ with left:
     if pd.notna(a["parent_account_id"]):
         st.markdown(tr("account.parent"))
         pname = a["parent_name"] if L == "zh" else a["parent_name_en"]
-        if a["parent_account_id"] in visible:
+        if str(a["parent_account_id"]) in index.ids:
             if st.button(widgets.plain(f"{pname} · {a['parent_account_id']}"), key="go_parent"):
                 widgets.open_account(a["parent_account_id"])
         else:
@@ -87,9 +95,11 @@ with left:
     if not d["branches"].empty:
         st.markdown(tr("account.branches", n=len(d["branches"])))
         b = d["branches"]
-        b_vis = b[b["account_id"].isin(visible)]
+        b_vis = b[b["account_id"].astype(str).isin(index.ids)]
+        b_names = dict(zip(b_vis["account_id"], b_vis["name"] if L == "zh" else
+                           b_vis["name_en"].fillna(b_vis["name"]), strict=True))
         pick = st.selectbox(tr("account.open_branch"), b_vis["account_id"], index=None,
-                            format_func=lambda x: f"{labels.get(x) or x} · {x}", key="go_branch")
+                            format_func=lambda x: f"{b_names.get(x) or x} · {x}", key="go_branch")
         if pick:
             widgets.open_account(pick)
         if len(b_vis) < len(b):

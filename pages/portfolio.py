@@ -55,11 +55,11 @@ def _explore() -> None:
                                     key="pf_owner", placeholder=tr("filter.any"))
         include_churned = st.toggle(tr("filter.include_churned"), key="pf_churned")
 
-    shown = portfolio.filter_accounts(
+    hits = portfolio.filter_positions(
         frame, text=text, industries=industries, cities=cities, sizes=sizes, owners=owners,
         tiers=tiers, strategies=strategies, stages=stages, include_churned=include_churned,
-        columns=portfolio.VIEW_COLUMNS,
     )
+    shown = portfolio.take(frame, hits, portfolio.MAP_COLUMNS)  # what the map and counts read
 
     left, right = st.columns([3, 2])
     left.altair_chart(
@@ -71,9 +71,10 @@ def _explore() -> None:
     right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch")
 
     st.subheader(tr("portfolio.accounts"))
-    table = portfolio.account_table(widgets.capped(shown), L)  # what the page shows
-    st.caption(" · ".join(x for x in (tr("portfolio.count", n=len(shown), total=len(frame)),
-                                       widgets.capped_note(len(shown)), tr("portfolio.select_hint"))
+    top = portfolio.take(frame, widgets.capped(hits), portfolio.VIEW_COLUMNS)
+    table = portfolio.account_table(top, L)  # what the page shows
+    st.caption(" · ".join(x for x in (tr("portfolio.count", n=len(hits), total=len(frame)),
+                                       widgets.capped_note(len(hits)), tr("portfolio.select_hint"))
                           if x))
     event = st.dataframe(
         table, hide_index=True, width="stretch", height=420, on_select="rerun",
@@ -81,9 +82,10 @@ def _explore() -> None:
     )
     rows = event.selection.rows if event is not None else []
     if rows:
-        widgets.open_account(str(shown.iloc[rows[0]]["account_id"]))
-    widgets.csv_download(lambda: portfolio.account_table(shown, L), f"portfolio-{as_of}",
-                         key="pf_download")
+        widgets.open_account(str(top.iloc[rows[0]]["account_id"]))
+    widgets.csv_download(
+        lambda: portfolio.account_table(portfolio.take(frame, hits, portfolio.VIEW_COLUMNS), L),
+        f"portfolio-{as_of}", key="pf_download")
 
 
 _explore()

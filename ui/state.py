@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +19,7 @@ from valuation.settings_store import active_settings_id
 from valuation.store import Store, default_db_path
 
 __all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority",
+           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "picker",
            "recommendations_for", "model_card", "reading", "revenue_trend",
            "scoped_frame",
            "store", "survival_curves", "survival_fits", "users"]
@@ -149,6 +150,33 @@ def scoped_frame(user: User) -> pd.DataFrame:
     out = f.copy(deep=False) if bool(mask.all()) else f[mask.to_numpy()].reset_index(drop=True)
     out.attrs = dict(f.attrs)
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class Picker:
+    """The account picker's index over a user's scope (row positions of ``scoped_frame``):
+    ``ids`` (account_id -> position, a hash lookup) and ``order`` (positions, live accounts
+    first, then by monthly revenue, largest first), ``rank`` (position -> place in order)."""
+
+    ids: pd.Index
+    order: np.ndarray
+    rank: np.ndarray
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _picker(path: str, data_version: str, settings_id: int, user: User) -> Picker:
+    f = scoped_frame(user)
+    revenue = pd.to_numeric(f["monthly_revenue"], errors="coerce").fillna(0.0).to_numpy(float)
+    order = np.lexsort((-revenue, f["churned"].astype(bool).to_numpy()))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return Picker(ids=pd.Index(f["account_id"].astype(str).to_numpy()), order=order,
+                  rank=rank)
+
+
+def picker(user: User) -> Picker:
+    """The account picker's index of the user's scope, built once per version and user."""
+    return _picker(*_key(), user)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

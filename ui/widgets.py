@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -96,10 +97,11 @@ TABLE_ROWS = 1000
 """Rows a page table shows at most; the whole set is one click away as a download."""
 
 
-def capped(df: pd.DataFrame, rows: int = TABLE_ROWS) -> pd.DataFrame:
-    """The first ``rows`` rows of a table for the page (a province's million rows would be a
-    message of hundreds of megabytes); say so with :func:`capped_note`."""
-    return df if len(df) <= rows else df.head(rows)
+def capped(df: Any, rows: int = TABLE_ROWS) -> Any:
+    """The first ``rows`` rows of a table (or of an array of row positions) for the page (a
+    province's million rows would be a message of hundreds of megabytes); say so with
+    :func:`capped_note`."""
+    return df if len(df) <= rows else df[:rows]
 
 
 def capped_note(total: int, rows: int = TABLE_ROWS) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from valuation import i18n
 from valuation.schema import enum_label
 
-__all__ = ["TABLE_COLUMNS", "UNASSIGNED", "account_table", "filter_accounts", "owner_options",
-           "with_previous"]
+__all__ = ["MAP_COLUMNS", "TABLE_COLUMNS", "UNASSIGNED", "VIEW_COLUMNS", "account_table",
+           "filter_accounts", "filter_positions", "owner_options", "take", "with_previous"]
 
 UNASSIGNED = "__unassigned__"  # the owner filter's choice for the unassigned pool
 
@@ -42,7 +44,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def filter_accounts(
+def filter_positions(
     frame: pd.DataFrame,
     *,
     text: str = "",
@@ -54,15 +56,13 @@ def filter_accounts(
     strategies: Sequence[str] = (),
     stages: Sequence[str] = (),
     include_churned: bool = False,
-    columns: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Rows matching every given filter; empty filters match everything.
+) -> np.ndarray:
+    """Row positions of ``frame`` matching every given filter, in frame order; empty filters
+    match everything. Nothing is copied: a page takes the rows it shows.
 
     ``text`` matches the account id, Chinese or English name (case-insensitive substring).
-    ``columns``: only these columns (those the frame has) in the result, so a province's
-    rows are copied for what the caller shows, not for the whole analysed frame.
     """
-    mask = pd.Series(True, index=frame.index)
+    mask = np.ones(len(frame), dtype=bool)
     if text.strip():
         needle = text.strip().lower()
         hay = (
@@ -70,31 +70,49 @@ def filter_accounts(
             + "\n" + frame["name"].astype("string").str.lower()
             + "\n" + frame["name_en"].fillna("").astype("string").str.lower()
         )
-        mask &= hay.str.contains(needle, regex=False).fillna(False).astype(bool)
+        mask &= hay.str.contains(needle, regex=False).fillna(False).to_numpy(bool)
     for col, chosen in (
         ("industry", industries), ("city", cities), ("size_class", sizes),
         ("tier", tiers), ("strategy", strategies), ("lifecycle_stage", stages),
     ):
         if chosen and col in frame.columns:
-            mask &= frame[col].isin(list(chosen)).fillna(False).astype(bool)
+            mask &= frame[col].isin(list(chosen)).fillna(False).to_numpy(bool)
     if owners:
-        owned = frame["owner_id"].isin(list(owners)).fillna(False).astype(bool)
+        owned = frame["owner_id"].isin(list(owners)).fillna(False).to_numpy(bool)
         if UNASSIGNED in owners:  # no owner, or one who is not a user (no name joined)
             owned |= frame["owner_name"].isna().to_numpy()
         mask &= owned
     if not include_churned:
-        mask &= ~frame["churned"].astype(bool)
+        mask &= ~frame["churned"].astype(bool).to_numpy()
+    return np.flatnonzero(mask)
+
+
+def take(frame: pd.DataFrame, positions: np.ndarray,
+         columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows at ``positions`` (attrs kept), only ``columns`` (those the frame has) when
+    given; a view when every row is taken."""
     src = frame if columns is None else frame[[c for c in dict.fromkeys(columns)
                                                if c in frame.columns]]
-    keep = mask.to_numpy()
-    out = src.copy(deep=False) if keep.all() else src[keep]
+    out = src.copy(deep=False) if len(positions) == len(frame) else src.iloc[positions]
     out.attrs = frame.attrs
     return out
 
 
+def filter_accounts(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
+                    **filters: Any) -> pd.DataFrame:
+    """Rows matching every given filter (:func:`filter_positions`); ``columns``: only these
+    columns in the result, so a province's rows are copied for what the caller shows."""
+    return take(frame, filter_positions(frame, **filters), columns)
+
+
 VIEW_COLUMNS: tuple[str, ...] = (
     *(c for c, _ in TABLE_COLUMNS), "name_en", "owner_id", "owner_name_en")
-"""The columns the portfolio views read (table, positioning map, strategy counts)."""
+"""The columns the account table reads."""
+
+MAP_COLUMNS: tuple[str, ...] = (
+    "account_id", "name", "name_en", "strategy", "tier", "monthly_revenue", "value_score",
+    "loyalty_score", "competitor_score")
+"""The columns the positioning map and the strategy counts read (over every matching row)."""
 
 
 def owner_options(frame: pd.DataFrame, lang: str) -> dict[str, str]:
