@@ -58,10 +58,7 @@ else:
     mig_measure = m3.segmented_control(tr("pyramid.measure"), ["accounts", "revenue"],
                                        default="accounts", key="pyr_mig_measure",
                                        format_func=labeller("pyramid.by_", MEASURES))
-    scope_ids = set(frame["account_id"])
-    before, after = (history.load_snapshot(state.store(), d) for d in (d_from, d_to))
-    mig = pyramid.migration(before[before["account_id"].isin(scope_ids)],
-                            after[after["account_id"].isin(scope_ids)], codes)
+    mig = state.tier_migration(user, d_from, d_to)
     st.altair_chart(charts.migration_chart(mig, L, measure=mig_measure or "accounts",
                                            order=["new", *codes, "gone"]), width="stretch")
 

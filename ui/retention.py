@@ -217,9 +217,11 @@ def unflagged_table(risk: pd.DataFrame, frame: pd.DataFrame, open_accounts: set[
         return pd.DataFrame()
     high = p >= p.quantile(0.9)  # the model's top decile: where it finds most of the churn
     r = risk[high & ~risk.index.isin(list(open_accounts))]
-    r = r[r.index.isin(frame["account_id"].astype(str))]
+    ids = pd.Index(frame["account_id"].astype(str).to_numpy())
+    r = r[ids.get_indexer(r.index) >= 0]
     top = r.nlargest(n, "revenue_at_risk")
-    info = frame.set_index(frame["account_id"].astype(str)).reindex(top.index)
+    info = frame[[c for c in ("name", "name_en", "tier") if c in frame.columns]].iloc[
+        ids.get_indexer(top.index)]
     from ui.state import feature_labels
 
     labels = feature_labels()

@@ -19,7 +19,7 @@ from valuation.settings_store import active_settings_id
 from valuation.store import Store, default_db_path
 
 __all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "picker",
+           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "picker", "tier_migration",
            "recommendations_for", "model_card", "reading", "revenue_trend",
            "scoped_frame",
            "store", "survival_curves", "survival_fits", "users"]
@@ -177,6 +177,28 @@ def _picker(path: str, data_version: str, settings_id: int, user: User) -> Picke
 def picker(user: User) -> Picker:
     """The account picker's index of the user's scope, built once per version and user."""
     return _picker(*_key(), user)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _migration(path: str, data_version: str, settings_id: int, user: User, d_from: date,
+               d_to: date, snapshots: int) -> pd.DataFrame:
+    from valuation import pyramid
+
+    s = _open_store(path)
+    ids = scoped_frame(user)["account_id"].astype(str)
+    before, after = (history.load_snapshot(s, d) for d in (d_from, d_to))
+    codes = [t.code for t in _analysis(path, data_version, settings_id).settings.tiers]
+    return pyramid.migration(before[before["account_id"].astype(str).isin(ids)],
+                             after[after["account_id"].astype(str).isin(ids)], codes)
+
+
+def tier_migration(user: User, d_from: date, d_to: date) -> pd.DataFrame:
+    """Tier migration of the user's accounts between two score snapshots (``pyramid.migration``),
+    computed once per pair of dates, scope and version: two snapshots of a province are
+    millions of rows."""
+    key = _key()
+    n = len(history.snapshot_dates(store()))
+    return _migration(*key, user, d_from, d_to, n)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -52,11 +53,15 @@ def frame_as_of(store: Store, frame: pd.DataFrame | None, as_of: date | None) ->
     return data_as_of(store) or date.today()
 
 
-def live_accounts(frame: pd.DataFrame) -> pd.DataFrame:
-    """The accounts of a frame that have not churned (all without a churned column)."""
+def live_accounts(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The accounts of a frame that have not churned (all without a churned column);
+    ``columns``: only these (those the frame has), so a province's live rows are copied for
+    the columns the caller reads, not for the whole analysed frame."""
+    src = frame if columns is None else frame[[c for c in dict.fromkeys(columns)
+                                               if c in frame.columns]]
     if "churned" not in frame.columns:
-        return frame
-    return frame.loc[~frame["churned"].fillna(False).astype(bool)]
+        return src
+    return src.loc[~frame["churned"].fillna(False).astype(bool).to_numpy()]
 
 
 def account_frame(store: Store, *, as_of: date | None = None) -> pd.DataFrame:

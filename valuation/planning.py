@@ -71,9 +71,9 @@ def priority(
 
     Sorted by priority, highest first; risk_source says "model" or "rules".
     """
-    live = live_accounts(analysed_frame)
     cols = [c for c in ("account_id", "name", "name_en", "tier", "owner_id", "team_id",
-                        "monthly_revenue", "competitor_score") if c in live.columns]
+                        "monthly_revenue", "competitor_score") if c in analysed_frame.columns]
+    live = live_accounts(analysed_frame, cols)
     acc = live[cols]
     h = hits[["account_id", "rule", "severity", *(
         ["work_order_id"] if "work_order_id" in hits.columns else [])]]
@@ -190,9 +190,9 @@ def contract_pipeline(
         "SELECT contract_id, account_id, contract_type, start_date, end_date, value "
         "FROM contracts WHERE end_date >= ? AND end_date <= ? ORDER BY end_date, contract_id",
         [day, ends[-1].date()])
-    live = live_accounts(analysed_frame)
     cols = [x for x in ("account_id", "name", "name_en", "tier", "owner_id", "team_id",
-                        "monthly_revenue") if x in live.columns]
+                        "monthly_revenue") if x in analysed_frame.columns]
+    live = live_accounts(analysed_frame, cols)
     out = c.merge(live[cols], on="account_id", how="inner")
     end = pd.to_datetime(out["end_date"])
     out["days_left"] = (end - ts).dt.days
@@ -229,14 +229,13 @@ def counter_poaching(
     wallet, weighted by the chance to win it). With ``only_likely=False`` every account with
     a competitor product is listed, likely ones first.
     """
-    live = live_accounts(analysed_frame)
-    f = live.loc[live["competitor_products"] > 0]
     cols = [c for c in ("account_id", "name", "name_en", "tier", "owner_id", "team_id",
                         "value_score", "loyalty_score", "competitor_score",
                         "competitor_products", "competitor_families", "competitor_spend",
                         "our_spend", "share_of_wallet", "monthly_revenue", "strategy")
-            if c in f.columns]
-    out = f[cols].copy()
+            if c in analysed_frame.columns]
+    live = live_accounts(analysed_frame, [*cols, "competitor_products"])
+    out = live.loc[live["competitor_products"] > 0, cols].copy()
     out["win_chance"] = _save_chance(out["competitor_score"], settings)
     out["win_back_value"] = 12.0 * out["competitor_spend"].astype(float) * out["win_chance"]
     out["likely"] = ((out["value_score"] >= float(settings.get("positioning.value_high")))

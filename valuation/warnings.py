@@ -170,7 +170,7 @@ def account_warnings(
     line_rows = _line_rule_rows(rollup, settings)
     acc_rows = _account_rule_rows(store, day, settings)
     out = pd.concat([line_rows, acc_rows], ignore_index=True)
-    frame = live_accounts(analysed_frame)[["account_id", "tier"]]
+    frame = live_accounts(analysed_frame, ["account_id", "tier"])
     out = out.merge(frame, on="account_id", how="inner")
     weights = np.asarray(settings.get("warnings.severity_weights"), dtype=float)
     out["weight"] = weights[_tier_index(out["tier"], settings)]
