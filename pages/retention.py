@@ -27,12 +27,9 @@ st.caption(tr("retention.caption", as_of=frame.attrs["as_of"]))
 if not can_edit_accounts(user):
     st.info(tr("retention.read_only"))
 
-orders, prio = state.orders_and_priority(user)
+tables = state.retention_tables(user, lang())  # once per version, user and order change
+orders, plan, ranked = tables["orders"], tables["plan"], tables["ranked"]
 risk = state.churn_scores()
-plan = planning.capacity_plan(store, prio, settings=settings)
-ranked = orders.merge(plan[["account_id", "tier", "value_at_risk", "priority", "fits"]],
-                      on="account_id", how="left").sort_values("priority", ascending=False,
-                                                               ignore_index=True)
 k = st.columns(4)
 k[0].metric(tr("retention.open_orders"), f"{len(orders):,}")
 k[1].metric(tr("retention.escalated"), f"{int(orders['escalated'].fillna(False).sum()):,}")
@@ -97,11 +94,11 @@ with tabs[1]:
 with tabs[2]:
     months = st.segmented_control(tr("retention.pipeline"), [3, 6], default=3, key="ret_months",
                                   format_func={m: tr("retention.months", m=m) for m in (3, 6)}.get) or 3
-    pipe = planning.contract_pipeline(store, frame, months=(months,))
+    pipe = tables["pipeline"][months]
     st.dataframe(R.pipeline_table(pipe), hide_index=True, width="stretch",
                  column_config=widgets.detail_config())
 with tabs[3]:
-    counter = planning.counter_poaching(frame, settings=settings)
+    counter = tables["counter"]
     st.dataframe(R.counter_table(counter), hide_index=True, width="stretch")
 with tabs[4]:
     if not plan.empty:
@@ -109,7 +106,7 @@ with tabs[4]:
 with tabs[5]:
     st.markdown(f"**{tr('retention.unflagged')}**")
     st.caption(tr("retention.unflagged_help"))
-    unflagged = R.unflagged_table(risk, frame, set(orders["account_id"].astype(str)))
+    unflagged = tables["unflagged"]
     if unflagged.empty:
         st.caption(tr("retention.unflagged_none"))
     else:

@@ -19,7 +19,7 @@ from valuation.settings_store import active_settings_id
 from valuation.store import Store, default_db_path
 
 __all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "picker", "tier_migration",
+           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "picker", "retention_tables", "tier_migration",
            "recommendations_for", "model_card", "reading", "revenue_trend",
            "scoped_frame",
            "store", "survival_curves", "survival_fits", "users"]
@@ -249,6 +249,40 @@ def orders_and_priority(user: User) -> tuple[pd.DataFrame, pd.DataFrame]:
     path, dv, sid = _key()
     version = store().app.counters().get("work_orders", 0)
     return _orders_and_priority(path, dv, sid, _model_stamp(path), version, user)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _retention(path: str, data_version: str, settings_id: int, stamp: int, orders_version: int,
+               user: User, lang: str) -> dict[str, Any]:
+    from ui import retention as R
+    from valuation import planning
+
+    s = _open_store(path)
+    settings = _analysis(path, data_version, settings_id).settings
+    orders, prio = _orders_and_priority(path, data_version, settings_id, stamp, orders_version,
+                                        user)
+    frame = scoped_frame(user)
+    plan = planning.capacity_plan(s, prio, settings=settings)
+    ranked = orders.merge(plan[["account_id", "tier", "value_at_risk", "priority", "fits"]],
+                          on="account_id", how="left").sort_values(
+        "priority", ascending=False, ignore_index=True)
+    return {
+        "orders": orders, "plan": plan, "ranked": ranked,
+        "pipeline": {m: planning.contract_pipeline(s, frame, months=(m,)) for m in (3, 6)},
+        "counter": planning.counter_poaching(frame, settings=settings),
+        "unflagged": R.unflagged_table(churn_scores(), frame,
+                                       set(orders["account_id"].astype(str))),
+    }
+
+
+def retention_tables(user: User, lang: str) -> dict[str, Any]:
+    """What the Retention page shows over the user's scope (shared, read-only): the open
+    orders, the capacity plan, the queue ranked by priority, the contract pipeline for 3 and
+    6 months, the counter-poaching list and the accounts the model flags that no order
+    covers; computed once per work-order change, data, settings, model version and user."""
+    path, dv, sid = _key()
+    version = store().app.counters().get("work_orders", 0)
+    return _retention(path, dv, sid, _model_stamp(path), version, user, lang)
 
 
 def ensure_work_orders() -> dict[str, int]:

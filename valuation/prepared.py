@@ -93,7 +93,14 @@ def build(store: Store, settings: Settings | None = None, *, force: bool = False
         meta: dict[str, Any] = {"data_version": dv, "settings_id": int(sid), "source": source,
                                 "object_columns": {}}
         meta["frame"] = _write_frame(a.frame, tmp, "frame", meta, index=True)
-        for name in _CARD_FRAMES:
+        scores = a.card.scores
+        shared = [c for c in scores.columns if c != "account_id" and c in a.frame.columns
+                  and a.frame[c].equals(scores[c])]
+        if len(shared) == len(scores.columns) - 1:  # the frame holds the scores: read them
+            meta["card_scores"] = list(scores.columns)  # from it, not a second copy
+        else:
+            _write_frame(scores, tmp, "card_scores", meta, index=True)
+        for name in _CARD_FRAMES[1:]:
             _write_frame(getattr(a.card, name), tmp, f"card_{name}", meta, index=True)
         joblib.dump({"cutter": a.cutter, "attrs": dict(a.frame.attrs),
                      "unavailable": dict(a.card.unavailable)}, tmp / "model.joblib")
@@ -124,8 +131,13 @@ def load(store: Store, data_version: str, settings_id: int, settings: Settings
     if "card" in model:  # a build of the previous layout: the scorecard pickled whole
         card = model["card"]
     else:
-        card = Scorecard(**{n: _read_frame(target, f"card_{n}", meta) for n in _CARD_FRAMES},
-                         unavailable=dict(model["unavailable"]))
+        parts = {n: _read_frame(target, f"card_{n}", meta) for n in _CARD_FRAMES[1:]}
+        if "card_scores" in meta:  # the scores are the frame's columns (shared, not copied)
+            scores = frame[meta["card_scores"]]
+            scores = scores.assign(account_id=frame["account_id"].to_numpy())
+        else:
+            scores = _read_frame(target, "card_scores", meta)
+        card = Scorecard(scores=scores, **parts, unavailable=dict(model["unavailable"]))
     return Analysis(frame=frame, card=card, cutter=model["cutter"], settings=settings)
 
 
@@ -158,7 +170,7 @@ def _read_frame(folder_: Path, name: str, meta: dict[str, Any]) -> pd.DataFrame:
     if (folder_ / f"{name}.joblib").exists() and not (folder_ / f"{name}.parquet").exists():
         return joblib.load(folder_ / f"{name}.joblib")
     frame = pq.read_table(folder_ / f"{name}.parquet", memory_map=True).to_pandas(
-        types_mapper=_strings)
+        types_mapper=_strings, split_blocks=True, self_destruct=True)  # no second copy
     cols = meta.get("object_columns", {})
     cols = cols if isinstance(cols, dict) else {"frame": cols}
     for c in cols.get(name, []):  # text kept as Python objects stays so
