@@ -180,3 +180,72 @@ def test_plans_in_scope_and_survive_reimport(toy_store):
     assert seen("lead01", "sales_lead", "T01", include_closed=True) == {"A001", "A002"}
     assert seen("lead02", "sales_lead", "T02") == {"A003"}
     assert seen("exec01", "executive", None) == {"A001", "A003"}
+
+
+# -- portfolio filters: positions, not copies ---------------------------------------------------
+def _accounts_for_filters(n: int, seed: int) -> pd.DataFrame:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "account_id": [f"A{i:04d}" for i in range(n)],
+        "name": rng.choice(["市教育局", "华东医院", "港务集团", "城投公司"], n),
+        "name_en": rng.choice(["Education", "Hospital", None, "Port"], n),
+        "industry": rng.choice(["government", "education", "health"], n),
+        "city": rng.choice(["hangzhou", "ningbo"], n),
+        "size_class": rng.choice(["large", "small"], n),
+        "tier": rng.choice(["A", "B", "C"], n),
+        "strategy": rng.choice(["grow", "keep"], n),
+        "lifecycle_stage": rng.choice(["mature", "decline"], n),
+        "owner_id": rng.choice(["am01", "am02", "gone"], n),
+        "owner_name": None,
+        "churned": rng.random(n) < 0.2,
+        "monthly_revenue": rng.uniform(0, 1e5, n),
+    }).assign(owner_name=lambda d: d["owner_id"].map({"am01": "张", "am02": "李"}))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_filter_positions_match_a_row_by_row_reading_of_the_filters(seed):
+    """filter_positions agrees with checking every row by hand, for random filter choices;
+    take() copies only the columns asked for and is a view when every row matches."""
+    import numpy as np
+
+    from valuation import features
+    from valuation.portfolio import UNASSIGNED, filter_accounts, filter_positions, take
+
+    f = _accounts_for_filters(400, seed)
+    rng = np.random.default_rng(seed + 10)
+    for _ in range(30):
+        pick = {c: list(rng.choice(sorted(f[c].unique()), rng.integers(0, 3), replace=False))
+                for c in ("industry", "city", "tier", "strategy")}
+        owners = list(rng.choice(["am01", "am02", UNASSIGNED], rng.integers(0, 3),
+                                 replace=False))
+        text = str(rng.choice(["", "a00", "hosp", "港务"]))
+        churned = bool(rng.integers(0, 2))
+        got = filter_positions(f, text=text, industries=pick["industry"], cities=pick["city"],
+                               tiers=pick["tier"], strategies=pick["strategy"], owners=owners,
+                               include_churned=churned)
+        want = []
+        for i, r in enumerate(f.itertuples()):  # the reference: every rule, one row at a time
+            hay = f"{r.account_id}\n{r.name}\n{r.name_en or ''}".lower()
+            if text and text.lower() not in hay:
+                continue
+            if any(pick[c] and getattr(r, c) not in pick[c] for c in pick):
+                continue
+            if owners and not (r.owner_id in owners
+                               or (UNASSIGNED in owners and pd.isna(r.owner_name))):
+                continue
+            if not churned and r.churned:
+                continue
+            want.append(i)
+        assert got.tolist() == want
+        out = filter_accounts(f, text=text, industries=pick["industry"], cities=pick["city"],
+                              tiers=pick["tier"], strategies=pick["strategy"], owners=owners,
+                              include_churned=churned, columns=["account_id", "tier", "nope"])
+        assert list(out.columns) == ["account_id", "tier"]
+        assert out["account_id"].tolist() == f["account_id"].iloc[want].tolist()
+    everything = take(f, np.arange(len(f)))
+    assert everything.equals(f) and everything is not f
+    live = features.live_accounts(f, ["account_id", "monthly_revenue"])
+    assert list(live.columns) == ["account_id", "monthly_revenue"]
+    assert live["account_id"].tolist() == f.loc[~f["churned"], "account_id"].tolist()
