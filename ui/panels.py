@@ -284,7 +284,6 @@ def bundle_section(account_id: str) -> None:
     from valuation import bundling
 
     b = state.bundle()
-    a = state.analysis()
     L = lang()
     zh = L == "zh"
     st.subheader(tr("bundle.account_title"))
@@ -320,11 +319,25 @@ def bundle_section(account_id: str) -> None:
             tr("bundle.expected_revenue"): recs["expected_revenue"].round(0),
         }), hide_index=True, width="stretch")
         st.caption(tr("bundle.suggestions_only"))
+    what_if_panel(account_id, tuple(recs["product_id"].head(1)))
+
+
+@st.fragment
+def what_if_panel(account_id: str, suggested: tuple[str, ...] = ()) -> None:
+    """Add or remove products and see the scores, tier, churn risk and lifetime value move:
+    a change reruns this panel only, not the whole Account page."""
+    from valuation import bundling
+
+    b = state.bundle()
+    a = state.analysis()
+    zh = lang() == "zh"
+    held = b.holdings.held(account_id)
+    pname = b.products.set_index("product_id")["name" if zh else "name_en"].to_dict()
     st.markdown(f"**{tr('bundle.what_if')}**")
     ours = b.products[b.products["provider"] == "ours"]["product_id"]
     c1, c2 = st.columns(2)
     add = c1.multiselect(tr("bundle.add"), [p for p in ours if p not in set(held)],
-                         default=list(recs["product_id"].head(1)), format_func=pname.get,
+                         default=list(suggested), format_func=pname.get,
                          key="wi_add", placeholder=tr("filter.any"))
     remove = c2.multiselect(tr("bundle.remove"), list(held), format_func=pname.get, key="wi_remove",
                             placeholder=tr("filter.any"))

@@ -80,7 +80,7 @@ def filter_positions(
     if owners:
         owned = frame["owner_id"].isin(list(owners)).fillna(False).to_numpy(bool)
         if UNASSIGNED in owners:  # no owner, or one who is not a user (no name joined)
-            owned |= frame["owner_name"].isna().to_numpy()
+            owned = owned | frame["owner_name"].isna().to_numpy()  # (a CoW view is read-only)
         mask &= owned
     if not include_churned:
         mask &= ~frame["churned"].astype(bool).to_numpy()
