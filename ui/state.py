@@ -18,11 +18,11 @@ from valuation.analysis import Analysis, analyse
 from valuation.settings_store import active_settings_id
 from valuation.store import Store, default_db_path
 
-__all__ = ["Bundle", "analysis", "bundle", "churn_model", "churn_probability", "churn_row",
-           "churn_scores", "build_now", "ensure_work_orders", "feature_labels", "orders_and_priority", "picker", "retention_tables", "tier_migration",
-           "recommendations_for", "model_card", "reading", "revenue_trend",
-           "scoped_frame",
-           "store", "survival_curves", "survival_fits", "users"]
+__all__ = ["Bundle", "analysis", "build_now", "bundle", "churn_model", "churn_probability",
+           "churn_row", "churn_scores", "ensure_work_orders", "feature_labels", "model_card",
+           "orders_and_priority", "picker", "reading", "recommendations_for",
+           "retention_tables", "revenue_trend", "scoped_frame", "store", "survival_curves",
+           "survival_fits", "tier_migration", "users"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -229,7 +229,9 @@ def _dispatched(path: str, data_version: str, settings_id: int) -> dict[str, int
     return counts
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+# Per-user caches keyed by the work-order change counter: every edit starts new entries, and
+# a province-wide user's entry is hundreds of MB at a million accounts, so old ones expire.
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _orders_and_priority(path: str, data_version: str, settings_id: int, stamp: int,
                          orders_version: int, user: User) -> tuple[pd.DataFrame, pd.DataFrame]:
     from valuation import planning
@@ -251,7 +253,7 @@ def orders_and_priority(user: User) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _orders_and_priority(path, dv, sid, _model_stamp(path), version, user)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _retention(path: str, data_version: str, settings_id: int, stamp: int, orders_version: int,
                user: User, lang: str) -> dict[str, Any]:
     from ui import retention as R
