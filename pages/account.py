@@ -30,8 +30,7 @@ if text.strip():  # the matches, in the picking order
     first = hits[np.argsort(index.rank[hits], kind="stable")[:200]]
 else:
     first = index.order[:200]
-ids = frame["account_id"].astype(str)
-options = ids.iloc[first].tolist()
+options = index.ids[first].tolist()
 if wanted and wanted not in options and not text.strip():  # a search shows its own matches
     options.insert(0, wanted)
 at = index.ids.get_indexer(options)

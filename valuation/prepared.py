@@ -169,11 +169,17 @@ def _write_frame(df: pd.DataFrame, folder_: Path, name: str, meta: dict[str, Any
 def _read_frame(folder_: Path, name: str, meta: dict[str, Any]) -> pd.DataFrame:
     if (folder_ / f"{name}.joblib").exists() and not (folder_ / f"{name}.parquet").exists():
         return joblib.load(folder_ / f"{name}.joblib")
-    frame = pq.read_table(folder_ / f"{name}.parquet", memory_map=True).to_pandas(
-        types_mapper=_strings, split_blocks=True, self_destruct=True)  # no second copy
     cols = meta.get("object_columns", {})
     cols = cols if isinstance(cols, dict) else {"frame": cols}
-    for c in cols.get(name, []):  # text kept as Python objects stays so
+    return _read_parquet(folder_ / f"{name}.parquet", cols.get(name, []))
+
+
+def _read_parquet(path: Path, object_columns: list[str]) -> pd.DataFrame:
+    """A Parquet file as the frame written: Arrow-backed strings, and the columns that were
+    Python objects back as objects."""
+    frame = pq.read_table(path, memory_map=True).to_pandas(
+        types_mapper=_strings, split_blocks=True, self_destruct=True)  # no second copy
+    for c in object_columns:
         frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
     return frame
 
@@ -283,10 +289,7 @@ def part(store: Store, data_version: str, settings_id: int, name: str) -> Any:
             if not (target / "risk.json").exists():
                 return None
             info = json.loads((target / "risk.json").read_text(encoding="utf-8"))
-            risk = pq.read_table(target / "risk.parquet", memory_map=True).to_pandas(
-                types_mapper=_strings)
-            for c in info.get("object_columns", []):
-                risk[c] = risk[c].astype(object).where(risk[c].notna(), None)
+            risk = _read_parquet(target / "risk.parquet", info.get("object_columns", []))
             risk.index = pd.Index(risk.index.astype(object), name=risk.index.name)
             risk.attrs = dict(info["attrs"])
             return risk, int(info["model_stamp"])

@@ -281,18 +281,16 @@ def score_one(raw_row: pd.Series, population: pd.DataFrame | dict[str, np.ndarra
     scoring the whole scope with the account changed would give it, without re-scoring the
     scope (a what-if at a million accounts). ``gone``: the measures the portfolio was scored
     without."""
-    n = np.empty((1, len(model.measures)))
+    n = np.zeros((1, len(model.measures)))  # a measure in ``gone`` takes no weight: stays 0
     for j, mw in enumerate(model.measures):
-        md = MEASURES[mw.name]
-        v = _normalise_one(float(raw_row[mw.name]), np.asarray(population[mw.name], dtype="float64"),
-                           mw.norm, lo=md.lo, hi=md.hi, fill_median=mw.missing == "median")
-        n[0, j] = _oriented(np.array([v]), mw)[0]
         if mw.name in gone:
-            n[0, j] = np.nan
-    dropped = [j for j, mw in enumerate(model.measures) if mw.name in gone]
-    filled = n.copy()
-    filled[:, dropped] = 0.0  # no weight: its value does not count
-    _, sub = _combine(filled, model, gone)
+            continue
+        md = MEASURES[mw.name]
+        v = _normalise_one(float(raw_row[mw.name]),
+                           np.asarray(population[mw.name], dtype="float64"), mw.norm,
+                           lo=md.lo, hi=md.hi, fill_median=mw.missing == "median")
+        n[0, j] = _oriented(np.array([v]), mw)[0]
+    _, sub = _combine(n, model, gone)
     return {f"{p}_score": float(np.round(sub[0, i], 2))
             for i, p in enumerate(["influence", "payment", *DIMENSIONS])}
 
