@@ -289,3 +289,62 @@ def test_nested_parquet_columns_are_refused(tmp_path: Path, loaded: Store, kind:
     p = refused(loaded, [tmp_path / "competitors.parquet"], "nested_column")
     assert (p.file, p.column) == ("competitors.parquet", "name_en")
     assert "nested" in p.message
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. Parent-account cycles (would be double-counted in group roll-ups)
+# ---------------------------------------------------------------------------------------------
+def _accounts_with_parents(tmp_path: Path, parents: dict[str, str | None]) -> Path:
+    df = _as_text(_portfolio()["accounts"])  # A1, A2, A3 at file rows 2, 3, 4
+    df["parent_account_id"] = df["account_id"].map(lambda a: parents.get(a) or "")
+    path = tmp_path / "accounts.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_two_account_parent_cycle_is_refused_naming_both_rows(tmp_path: Path,
+                                                              loaded: Store) -> None:
+    path = _accounts_with_parents(tmp_path, {"A1": "A2", "A2": "A1"})
+    before = table_hashes(loaded)
+    report = ingest.import_files(loaded, [path])
+    assert not report.ok and report.counts == {"parent_cycle": 2}
+    found = [(p.file, p.row, p.column, p.value) for p in report.problems]
+    assert found == [("accounts.csv", 2, "parent_account_id", "A2"),
+                     ("accounts.csv", 3, "parent_account_id", "A1")]
+    msg = report.problems[0].message
+    assert "A1 -> A2 -> A1" in msg and "accounts.csv row 2, accounts.csv row 3" in msg
+    assert "上级客户形成循环 A1 -> A2 -> A1" in report.problems[0].text("zh")
+    assert table_hashes(loaded) == before
+    assert loaded.read_table("accounts")["parent_account_id"].tolist()[1] == "A1"  # stored: A2->A1
+
+
+def test_three_account_cycle_is_refused_and_a_chain_still_imports(tmp_path: Path,
+                                                                   loaded: Store) -> None:
+    p = refused(loaded, [_accounts_with_parents(tmp_path, {"A1": "A3", "A3": "A2", "A2": "A1"})],
+                "parent_cycle")
+    assert (p.row, p.value) == (2, "A3")
+    assert "A1 -> A3 -> A2 -> A1" in p.message
+    (tmp_path / "ok").mkdir()
+    accepted(loaded, [_accounts_with_parents(tmp_path / "ok", {"A2": "A1", "A3": "A2"})])
+    assert loaded.read_table("accounts")["parent_account_id"].tolist()[1:] == ["A1", "A2"]
+
+
+def test_merge_that_closes_a_cycle_through_stored_accounts_is_refused(tmp_path: Path,
+                                                                     loaded: Store) -> None:
+    """Stored: A2's parent is A1. A partial file making A1 a branch of A2 closes the loop."""
+    lines = accounts_lines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")  # A1
+    cells[header.index("parent_account_id")] = "A2"
+    path = write(tmp_path / "accounts.csv", [lines[0], ",".join(cells)])
+    p = refused(loaded, [path], "parent_cycle", merge=True)
+    assert p.value == "A1 -> A2 -> A1" and p.row is None
+    assert "kept in the database" in p.message
+
+
+def test_parent_cycles_helper_by_hand() -> None:
+    ids = pd.Series(["A", "B", "C", "D", "E", "F", "A"], dtype="string")
+    parents = pd.Series(["B", "C", "A", None, "F", "E", "D"], dtype="string")
+    # A->B->C->A and E->F->E; D has no parent; the second "A" (a duplicate) is not a link target
+    assert ingest._parent_cycles(ids, parents) == [[0, 1, 2], [4, 5]]
+    assert ingest._parent_cycles(ids, pd.Series([None] * 7, dtype="string")) == []

@@ -25,10 +25,36 @@ __all__ = ["Bundle", "analysis", "build_now", "bundle", "churn_model", "churn_pr
            "survival_fits", "tier_migration", "users"]
 
 
-@st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
+    """The store at ``path``, one per process. A database that cannot be used (missing at a
+    path that is not the default one, damaged, foreign, newer) stops the page with what is
+    wrong and what to do, never a traceback."""
+    from valuation.store import DatabaseError
+
+    try:
+        return _open_store_once(path)
+    except (DatabaseError, FileNotFoundError) as e:
+        st.error(str(e), icon=":material/database:")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store_once(path: str) -> Store:
+    from pathlib import Path
+
+    from valuation.store import is_default_db
+
+    # The demo (published passwords) only where it is meant: the default database, or when
+    # `valuation app --demo` / VALUATION_DEMO=1 asked; a mistyped path is an error.
+    demo = os.environ.get("VALUATION_NO_DEMO") != "1" and (
+        os.environ.get("VALUATION_DEMO") == "1" or is_default_db(path)
+        or not os.environ.get("VALUATION_DB"))
+    if not Path(path).exists() and not (demo or is_default_db(path)):
+        from valuation.cli import missing_db_message
+
+        raise FileNotFoundError(missing_db_message(Path(path)))
     s = Store(path, app_db=os.environ.get("VALUATION_APP_DB"))
-    if not s.has_facts and os.environ.get("VALUATION_NO_DEMO") != "1":
+    if not s.has_facts and demo:
         from valuation.setup import create_demo
 
         create_demo(s)

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from valuation.store import Store, default_db_path
+from valuation.store import DatabaseError, Store, default_db_path, is_default_db
 
 __all__ = ["main"]
 
@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except DatabaseError as exc:  # damaged, foreign, newer or read-only: no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -170,6 +173,16 @@ def _parser() -> argparse.ArgumentParser:
              "wrote (safe while the app serves).")
     db(sp)
 
+    sp = cmd("backup", _backup, "Back up a database (facts and everything people wrote) into one "
+             "zip file, consistently, while the app runs.")
+    db(sp)
+    sp.add_argument("--out", type=Path, required=True, help="backup file to write (.zip)")
+
+    sp = cmd("restore", _restore, "Replace a database by a backup (checked first; all or nothing; "
+             "the running app picks it up).")
+    db(sp)
+    sp.add_argument("file", type=Path, help="backup file written by valuation backup")
+
     sp = cmd("passwd", _passwd, "Set a user's password (read from the terminal or stdin).")
     db(sp)
     sp.add_argument("user_id")
@@ -190,9 +203,16 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", type=Path, default=None,
                     help="(--app) serve this database instead of generating one")
 
-    sp = cmd("app", _app, "Start the Streamlit app (creates the demo database on first run).")
+    sp = cmd("app", _app, "Start the Streamlit app (on first run at the default path, creates "
+             "the demo database).")
     db(sp)
     sp.add_argument("--port", type=int, default=8501)
+    sp.add_argument("--address", default=None,
+                    help="interface to listen on (default 127.0.0.1, this machine only; "
+                         "0.0.0.0 for every interface, e.g. behind a reverse proxy)")
+    sp.add_argument("--demo", action="store_true",
+                    help="create the demo portfolio at --db when it has no data (only the "
+                         "default path gets it without asking)")
     return p
 
 
@@ -291,9 +311,23 @@ def _demo(args: argparse.Namespace) -> int:
         _build_analysis(s)
         print(f"demo portfolio written to {s.path} in {time.perf_counter() - t0:.1f} s "
               f"(data version {s.data_version})")
+        _demo_notice(s)
     for t, n in counts.items():
         print(f"  {t:<16} {n:>12,}")
     return 0
+
+
+def _demo_notice(s: Store) -> None:
+    """Say which sign-ins still use the demo's published passwords, and what to do."""
+    from valuation.demo import DEMO_SIGN_INS, PASSWD_HINT, demo_sign_ins_left
+
+    left = demo_sign_ins_left(s)
+    kept = [u for u, _pw, _r in DEMO_SIGN_INS if u not in left]
+    if left:
+        print(f"demo sign-ins (published passwords, demo only): {', '.join(left)}; "
+              f"{PASSWD_HINT}", flush=True)
+    if kept:
+        print(f"kept the passwords someone set for: {', '.join(kept)}", flush=True)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -637,6 +671,32 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from valuation.backup import backup, manifest_text
+
+    path = args.db if args.db is not None else default_db_path()
+    t0 = time.perf_counter()
+    m = backup(path, args.out, app_db=args.app_db or os.environ.get("VALUATION_APP_DB"))
+    print(f"backup written to {args.out} ({args.out.stat().st_size:,} bytes, "
+          f"{time.perf_counter() - t0:.1f} s)")
+    print(manifest_text(m))
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from valuation.backup import manifest_text, restore
+
+    path = args.db if args.db is not None else default_db_path()
+    t0 = time.perf_counter()
+    m = restore(path, args.file, app_db=args.app_db or os.environ.get("VALUATION_APP_DB"))
+    print(f"{path} restored from {args.file} in {time.perf_counter() - t0:.1f} s")
+    print(manifest_text(m))
+    if m.get("moved_aside"):
+        print(f"the damaged app database was moved aside to {m['moved_aside']}")
+    print("prepared analyses and the churn model follow on the next `valuation jobs` run")
+    return 0
+
+
 def _passwd(args: argparse.Namespace) -> int:
     from valuation.access import set_password
 
@@ -673,16 +733,29 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_run(path: Path, args: argparse.Namespace) -> None:
+def missing_db_message(path: Path) -> str:
+    """What to say when the app is pointed at a database that does not exist."""
+    return (f"no database at {path}: check the path (--db / VALUATION_DB); to create the demo "
+            f"portfolio there, run `valuation demo --db {path}` (or `valuation app --db {path} "
+            "--demo`); to start empty, import your files with `valuation import --db "
+            f"{path} FILES`")
+
+
+def _first_run(path: Path, args: argparse.Namespace, *, demo: bool) -> None:
     """No data yet: build the demo here, in the terminal, with its progress, before the server
-    starts (instead of behind a blank page on the first visit)."""
+    starts (instead of behind a blank page on the first visit). Only at the default path or
+    when asked (``demo``): a mistyped path is an error, not a demo with known passwords."""
     from valuation.setup import create_demo
 
     if path.exists():
         with Store(path, read_only=True, app_db=args.app_db
                    or os.environ.get("VALUATION_APP_DB")) as s:
-            if s.has_facts:
+            if s.has_facts or not demo:
+                if s.has_facts:
+                    _demo_notice(s)
                 return
+    elif not demo:
+        raise FileNotFoundError(missing_db_message(path))
     print(f"no data in {path} yet: creating the demo portfolio (5,000 accounts, 24 months of "
           "history, weekly warnings, the churn model; about a minute)...", flush=True)
     t0 = time.perf_counter()
@@ -690,7 +763,8 @@ def _first_run(path: Path, args: argparse.Namespace) -> None:
     with _store(args) as s:
         create_demo(s)
         _build_analysis(s)
-    print(f"demo ready in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(f"demo ready in {time.perf_counter() - t0:.0f} s", flush=True)
+        _demo_notice(s)
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -700,12 +774,20 @@ def _app(args: argparse.Namespace) -> int:
     env["VALUATION_DB"] = str((args.db if args.db is not None else default_db_path()).resolve())
     if args.app_db:
         env["VALUATION_APP_DB"] = args.app_db
+    path = Path(env["VALUATION_DB"])
+    demo = bool(args.demo) or is_default_db(path)
     if env.get("VALUATION_NO_DEMO") != "1":
-        _first_run(Path(env["VALUATION_DB"]), args)
+        _first_run(path, args, demo=demo)
+    elif not path.exists():
+        raise FileNotFoundError(missing_db_message(path))
+    if demo:
+        env["VALUATION_DEMO"] = "1"  # the server may fill this database with the demo
     from valuation.appbench import app_script
 
     app = app_script()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false"]
+    if args.address:
+        cmd += ["--server.address", args.address]
     return subprocess.call(cmd, env=env, cwd=app.parent)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -14,7 +15,8 @@ import pyarrow.compute as pc
 from valuation import schema
 from valuation.store import Store
 
-__all__ = ["DEMO_SIGN_INS", "default_as_of", "generate", "write_demo"]
+__all__ = ["DEMO_SIGN_INS", "PASSWD_HINT", "default_as_of", "demo_sign_ins_left", "generate",
+           "is_demo", "retire_demo_sign_ins", "set_demo_passwords", "write_demo"]
 
 # Sign-ins created by write_demo: (user_id, password, role).
 DEMO_SIGN_INS: list[tuple[str, str, str]] = [
@@ -694,18 +696,107 @@ def generate(*, accounts: int = 5000, seed: int = 7, as_of: date | None = None,
 
 def write_demo(store: Store, *, accounts: int = 5000, seed: int = 7, as_of: date | None = None,
                line_accounts: int | None = None, passwords: bool = True) -> dict[str, int]:
-    """Generate a portfolio and replace the store's facts with it; set the demo sign-ins'
-    passwords (see DEMO_SIGN_INS). Returns the row count of every fact table."""
-    from valuation.access import set_password
-
+    """Generate a portfolio and replace the store's facts with it, marking the database as a
+    demo one; set the demo sign-ins' passwords (see DEMO_SIGN_INS and
+    :func:`set_demo_passwords`: never over a password someone set). Returns the row count of
+    every fact table."""
     frames = generate(accounts=accounts, seed=seed, as_of=as_of, line_accounts=line_accounts)
     counts = {name: len(df) for name, df in frames.items()}
-    store.replace_facts(frames, source=f"demo accounts={accounts} seed={seed}", user="demo")
+    source = f"demo accounts={accounts} seed={seed}"
+    store.replace_facts(frames, source=source, user="demo", meta={"demo": source})
     del frames
     if passwords:
-        for user_id, password, _role in DEMO_SIGN_INS:
-            set_password(store, user_id, password, by="demo")
+        set_demo_passwords(store)
     return counts
+
+
+# Said wherever demo sign-ins are still usable (terminal, the admin's sidebar).
+PASSWD_HINT = ("set real passwords with `valuation passwd USER` (or import your users, which "
+               "removes the demo sign-ins)")
+_DEMO_BY = "demo"  # credentials.updated_by of the passwords the demo set
+
+
+def is_demo(store: Store) -> bool:
+    """True when the facts are the generated demo portfolio (no real users imported since)."""
+    return store.meta("demo") is not None
+
+
+def _demo_credentials(store: Store) -> list[str]:
+    """Users whose stored password is a demo one: set by the demo, or (re-hashed at a sign-in,
+    or set by hand to the published value) still matching its demo password."""
+    from valuation.access import verify_password
+
+    creds = store.app.select("credentials")
+    demo_pw = {u: pw for u, pw, _ in DEMO_SIGN_INS}
+    return sorted(str(r.user_id) for r in creds.itertuples()
+                  if str(r.updated_by) == _DEMO_BY
+                  or (str(r.user_id) in demo_pw
+                      and verify_password(demo_pw[str(r.user_id)], str(r.password_hash))))
+
+
+def set_demo_passwords(store: Store) -> tuple[list[str], list[str]]:
+    """Give each demo sign-in its demo password, unless someone else set that user's password
+    (a credential that is not a demo one is kept). Returns (set, kept) user ids."""
+    from valuation.access import set_password
+
+    have = set(store.app.select("credentials")["user_id"].astype(str))
+    demo_ones = set(_demo_credentials(store))
+    done, kept = [], []
+    for user_id, password, _role in DEMO_SIGN_INS:
+        if user_id in have and user_id not in demo_ones:
+            kept.append(user_id)
+            continue
+        set_password(store, user_id, password, by=_DEMO_BY)
+        done.append(user_id)
+    return done, kept
+
+
+_LEFT: dict[tuple[str, int], list[str]] = {}
+
+
+def demo_sign_ins_left(store: Store) -> list[str]:
+    """Users who still sign in with a demo password (published in the README): in a demo
+    database, checked once per change of the credentials; elsewhere those the demo set."""
+    if not is_demo(store):
+        creds = store.app.select("credentials")
+        return sorted(creds.loc[creds["updated_by"].astype(str) == _DEMO_BY,
+                                "user_id"].astype(str))
+    key = (store.app.url, store.app.counters().get("credentials", 0))
+    if key not in _LEFT:
+        _LEFT.clear()
+        _LEFT[key] = _demo_credentials(store)
+    return list(_LEFT[key])
+
+
+def retire_demo_sign_ins(store: Store, *, by: str) -> list[str]:
+    """Remove the demo's credentials: those the demo set, and any whose hash still matches a
+    demo password (and revoke their open sessions). Audited; returns the user ids whose
+    sign-in was removed. Called when real users are imported: the demo passwords must not
+    open a real database."""
+    import sqlalchemy as sa
+
+    from valuation.appdb import now
+
+    gone = _demo_credentials(store)
+    if not gone:
+        return []
+    tbl = store.app.tables["credentials"]
+    with store.transaction() as tx:
+        tx.execute(sa.delete(tbl).where(tbl.c.user_id.in_(gone)))
+        tx.touched.add("credentials")
+        sessions = store.app.tables.get("signin_sessions")
+        if sessions is not None:  # a cookie must not restore a demo sign-in either
+            at = now()
+            tx.execute(sa.update(sessions).where(sessions.c.user_id.in_(gone),
+                                                 sessions.c.revoked_at.is_(None))
+                       .values(revoked_at=at, revoked_why="password",
+                               version=sessions.c.version + 1, updated_at=at, updated_by=by))
+            tx.touched.add("signin_sessions")
+        for u in gone:
+            store.app.audit(tx, user=by, action="remove_demo_password", table_name="credentials",
+                            row_key=json.dumps({"user_id": u}), before='{"password_hash": "***"}',
+                            after=None)
+    return sorted(gone)
 
 
 # ---------------------------------------------------------------------------------------------

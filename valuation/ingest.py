@@ -116,13 +116,15 @@ BLOCKING_RULES: tuple[str, ...] = (
     "max",
     "duplicate_key",
     "reference",
+    "parent_cycle",
     "date_order",
     "transform",
     "shrink",
     "app_orphans",
 )
 WARNING_RULES: tuple[str, ...] = (
-    "unknown_column", "ignored_sheet", "reference_unchecked", "orphan", "unassigned")
+    "unknown_column", "ignored_sheet", "reference_unchecked", "orphan", "unassigned",
+    "demo_sign_ins")
 
 RULE_ZH: dict[str, str] = {
     "unreadable": "无法读取",
@@ -142,6 +144,7 @@ RULE_ZH: dict[str, str] = {
     "max": "最大值",
     "duplicate_key": "重复主键",
     "reference": "引用",
+    "parent_cycle": "上级循环",
     "date_order": "日期顺序",
     "transform": "转换脚本",
     "unknown_column": "未知列",
@@ -152,6 +155,7 @@ RULE_ZH: dict[str, str] = {
     "merge": "合并",
     "shrink": "表大幅缩小",
     "app_orphans": "用户数据失去关联",
+    "demo_sign_ins": "演示口令",
 }
 _RULE_ORDER = {r: i for i, r in enumerate(BLOCKING_RULES + WARNING_RULES)}
 
@@ -1713,6 +1717,24 @@ def _check_rows(ctx: _Ctx, out: list[_Batch]) -> None:
                               _fmt_value(ctx, "parent_account_id",
                                          "an account cannot be its own parent",
                                          "客户的上级客户不能是它自己")))
+        cycles = _parent_cycles(ctx.series("account_id"), ctx.series("parent_account_id"),
+                                both & ~own)
+        if cycles:
+            cycle_of = {p: c for c in cycles for p in c}
+
+            def fmt_cycle(p: int, cycle_of: dict = cycle_of) -> tuple:
+                c = cycle_of[p]
+                chain = _chain([ctx.cell("account_id", q) for q in c])
+                rows_en = ", ".join(ctx.where(q) for q in c[:_CYCLE_SHOWN])
+                rows_zh = "、".join(ctx.where(q, "zh") for q in c[:_CYCLE_SHOWN])
+                return (ctx.cell("parent_account_id", p),
+                        f"parent accounts form a cycle {chain} ({rows_en}): group roll-ups would "
+                        "count these accounts twice; give one of them no parent or another one",
+                        f"上级客户形成循环 {chain}（{rows_zh}）：集团汇总会重复计算这些客户；"
+                        "请去掉其中一个的上级客户或改为其他客户")
+
+            out.append(_Batch(t.name, "parent_account_id", "parent_cycle",
+                              np.array(sorted(cycle_of), dtype=np.int64), fmt_cycle))
     if t.key and all(k in ctx.values for k in t.key):
         complete = _ok(ctx, t.key)
         pos = np.flatnonzero(complete)
@@ -1745,6 +1767,74 @@ def _check_rows(ctx: _Ctx, out: list[_Batch]) -> None:
                               lt=lt, ez=ez, lz=lz: (
                 ctx.cell(lt, p), f"{lt} is before {e} {ctx.cell(e, p)}",
                 f"{lz}早于{ez} {ctx.cell(e, p)}")))
+
+
+_CYCLE_SHOWN = 10  # accounts of a cycle named in its message
+
+
+def _parent_cycles(ids: pd.Series, parents: pd.Series,
+                   linked: np.ndarray | None = None) -> list[list[int]]:
+    """The cycles of the parent links ``ids[i] -> parents[i]`` (rows where ``linked``), as lists
+    of positions, each starting at its first row in table order and following the links. An
+    id given twice counts at its first row (the duplicate is reported on its own)."""
+    ids = ids.reset_index(drop=True)
+    parents = parents.reset_index(drop=True)
+    if linked is None:
+        linked = (ids.notna() & parents.notna()).to_numpy(dtype=bool)
+    pos = np.flatnonzero(linked)
+    if len(pos) == 0:
+        return []
+    first = pd.Series(np.arange(len(ids)), index=ids.astype("string")).groupby(level=0).first()
+    target = pd.Index(first.index).get_indexer(parents.take(pos).astype("string"))
+    target = np.where(target >= 0, first.to_numpy()[np.maximum(target, 0)], -1)
+    nxt = dict(zip(pos.tolist(), target.tolist(), strict=True))
+    done: set[int] = set()
+    cycles: list[list[int]] = []
+    for start in pos.tolist():
+        path: list[int] = []
+        at: dict[int, int] = {}
+        node = start
+        while node in nxt and node not in done and node not in at:
+            at[node] = len(path)
+            path.append(node)
+            node = nxt[node]
+        if node in at:
+            c = path[at[node]:]
+            i = c.index(min(c))
+            cycles.append(c[i:] + c[:i])
+        done.update(path)
+    return sorted(cycles)
+
+
+def _chain(names: list[str]) -> str:
+    shown = names[:_CYCLE_SHOWN]
+    more = f" -> ... ({len(names) - _CYCLE_SHOWN} more)" if len(names) > _CYCLE_SHOWN else ""
+    return " -> ".join([*shown]) + more + " -> " + names[0]
+
+
+def _check_merged_cycles(report: ImportReport) -> None:
+    """A merge keeps stored accounts: the imported parents may close a cycle through them."""
+    frame = report.frames.get("accounts")
+    if frame is None:
+        return
+    ids = frame["account_id"].astype("string")
+    cycles = _parent_cycles(ids, frame["parent_account_id"].astype("string"))
+    if not cycles:
+        return
+    label = next((f for f, tb in report.files.items() if tb == "accounts"), "accounts")
+    stops = []
+    for c in cycles:
+        chain = _chain([str(ids.iloc[q]) for q in c])
+        stops.append(Problem(
+            label, "accounts", None, "parent_account_id", chain, "parent_cycle",
+            f"with the accounts kept in the database, parent accounts form a cycle {chain}: "
+            "group roll-ups would count these accounts twice; give one of them no parent or "
+            "another one", message_zh=f"与数据库中保留的客户一起，上级客户形成循环 {chain}："
+            "集团汇总会重复计算这些客户；请去掉其中一个的上级客户或改为其他客户"))
+    report.ok = False
+    report.problems = stops + report.problems
+    report.counts["parent_cycle"] = report.counts.get("parent_cycle", 0) + len(stops)
+    report.frames = {}
 
 
 def _joined(cols: Sequence[pd.Series]) -> pd.Series:
@@ -2175,15 +2265,37 @@ def _import(store: Store | None, paths: Sequence[str | Path], m: _Mapping, dry_r
     if report.ok and store is not None:
         if guard.merge:
             _merge_into(report, store)
+            _check_merged_cycles(report)
         elif not guard.allow_shrink:
             _guard(report, store, guard.max_shrink)
     if report.ok and not dry_run and store is not None:
         source = ", ".join(dict.fromkeys(source_parts)) or ", ".join(str(p) for p in paths)
         if len(source) > 500:
             source = source[:497] + "..."
+        real_users = "users" in report.frames
         report.data_version = store.replace_facts(report.frames, source=source, user=user)
         report.frames = {}  # landed: the store has them; do not keep millions of rows around
+        if real_users:
+            _retire_demo(report, store, user)
     return report
+
+
+def _retire_demo(report: ImportReport, store: Store, user: str) -> None:
+    """Real users arrived: the demo's known passwords stop working; the report says so."""
+    from valuation.demo import retire_demo_sign_ins  # noqa: PLC0415 - demo is heavy
+
+    gone = retire_demo_sign_ins(store, by=user)
+    if not gone:
+        return
+    who = ", ".join(gone)
+    report.warnings.append(Problem(
+        "users", "users", None, None, who, "demo_sign_ins",
+        f"the demo passwords of {who} were removed (this is no longer a demo database); "
+        "set real passwords with `valuation passwd USER` before anyone signs in",
+        severity="warning",
+        message_zh=f"已删除 {who} 的演示口令（此数据库不再是演示库）；请先用 "
+        "`valuation passwd 工号` 设置真实口令，再让用户登录"))
+    report.warning_counts["demo_sign_ins"] = report.warning_counts.get("demo_sign_ins", 0) + 1
 
 
 def import_uploads(

@@ -33,11 +33,14 @@ from valuation.appdb import APP_DB_TABLES, AppDB, ConflictError, Tx, json_defaul
 __all__ = [
     "ConflictError",
     "DEFAULT_DB",
+    "DatabaseError",
     "SCHEMA_VERSION",
     "Store",
     "copy_database",
     "default_app_db",
     "default_db_path",
+    "facts_lock",
+    "is_default_db",
     "json_default",
     "sql_type",
 ]
@@ -61,6 +64,112 @@ def default_db_path() -> Path:
     """``VALUATION_DB`` if set, else ``data/portfolio.duckdb`` under the working directory."""
     env = os.environ.get("VALUATION_DB")
     return Path(env) if env else DEFAULT_DB
+
+
+def is_default_db(path: str | Path) -> bool:
+    """True when ``path`` is the stock first-run database (``data/portfolio.duckdb`` under the
+    working directory), the only one the app may fill with the demo on its own."""
+    return Path(path).resolve() == DEFAULT_DB.resolve()
+
+
+class DatabaseError(RuntimeError):
+    """A database file that cannot be used as it is: damaged, not a valuation database, written
+    by a newer version, or read-only for a write. The message says which file, what is wrong
+    and what to do; commands and the app show it instead of a traceback."""
+
+
+_RESTORE_HINT = ("restore it from a backup (valuation restore --db {path} BACKUP.zip) or point "
+                 "--db / VALUATION_DB at the right file")
+
+
+def _damaged(path: Path, what: str) -> DatabaseError:
+    return DatabaseError(f"{path}: {what}; {_RESTORE_HINT.format(path=path)}")
+
+
+def _newer(path: Path, found: int, known: int, kind: str = "") -> DatabaseError:
+    return DatabaseError(
+        f"{path}: {kind}schema version {found} was written by a newer version of valuation "
+        f"(this one reads up to {known}); upgrade valuation (pip install -U valuation) before "
+        "opening it, or restore a backup taken by this version")
+
+
+def _inspect_facts(path: Path) -> int:
+    """The schema version of the facts file ``path`` (0 for a new, empty DuckDB file), or
+    DatabaseError when it is empty, damaged, not DuckDB, not ours or newer than this code."""
+    size = path.stat().st_size
+    if size == 0:
+        raise _damaged(path, "the file is empty (0 bytes), not a database")
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = str(path.resolve()).replace("'", "''")
+        try:
+            con.execute(f"ATTACH '{quoted}' AS facts (READ_ONLY)")
+            tables = {r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = 'facts'").fetchall()}
+            row = (con.execute("SELECT value FROM facts.meta WHERE key = 'schema_version'")
+                   .fetchone() if "meta" in tables else None)
+        except duckdb.Error as e:
+            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if "not a valid DuckDB database" in text:
+                what = "not a DuckDB database file (damaged, or another kind of file)"
+            elif "read enough bytes" in text or "truncat" in text.lower():
+                what = f"the file is truncated ({size:,} bytes; DuckDB: {text})"
+            else:
+                what = f"the file is damaged (DuckDB: {text})"
+            raise _damaged(path, what) from None
+    finally:
+        con.close()
+    if "meta" not in tables or row is None:
+        if tables - {"meta"}:
+            raise DatabaseError(
+                f"{path}: a DuckDB file, but not a valuation database (tables "
+                f"{', '.join(sorted(tables)[:5])}; no schema version); point --db / VALUATION_DB "
+                "at a valuation database, or import your files into a new one")
+        return 0
+    try:
+        version = int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        raise _damaged(path, f"its schema version {row[0]!r} is not a number") from None
+    if version > SCHEMA_VERSION:
+        raise _newer(path, version, SCHEMA_VERSION)
+    return version
+
+
+def _check_writable(path: Path) -> None:
+    """DatabaseError when the facts file (or its folder) may not be replaced: a read-only file
+    is the operator's way of saying "do not change this", even where the folder would allow
+    the swap (and even for root)."""
+    if path.exists():
+        mode = path.stat().st_mode
+        if not mode & 0o222 or not os.access(path, os.W_OK):
+            raise DatabaseError(
+                f"{path}: the file is read-only, so nothing can be written to it; make it "
+                f"writable (chmod u+w {path}) or work on a copy (valuation backup, then "
+                "valuation restore into another path)")
+    folder = path.parent
+    if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseError(
+            f"{folder}: the folder of {path.name} is read-only, so the database cannot be "
+            "written; make the folder writable or move the database")
+
+
+@contextmanager
+def facts_lock(path: str | Path, *, shared: bool = False) -> Iterator[None]:
+    """The writers' lock of the facts file ``path`` (``<file>.lock``): exclusive for a swap,
+    shared for a consistent copy (no swap happens meanwhile)."""
+    p = Path(path)
+    try:
+        lock = open(p.with_name(p.name + ".lock"), "a")  # noqa: SIM115
+    except OSError as e:
+        raise DatabaseError(f"{p.parent}: cannot create the lock file of {p.name} "
+                            f"({e.strerror}); make the folder writable") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
 
 
 def sql_type(dtype: str) -> str:
@@ -103,9 +212,11 @@ class Store:
         self._stat: tuple[int, int, int] | None = None
         if read_only and not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}")
+        if self.path.exists() and not Path(str(self.path) + ".wal").exists():
+            _inspect_facts(self.path)  # damaged, foreign or newer: say so before anything
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.app = AppDB(app_db or default_app_db(self.path))
+        self.app = _open_app_db(app_db or default_app_db(self.path))
         self.migrated_rows: dict[str, int] = {}
         if not read_only:
             self.migrate()
@@ -129,7 +240,12 @@ class Store:
             if self._con is None or (st.st_ino, st.st_mtime_ns, st.st_size) != self._stat:
                 con = duckdb.connect(":memory:")
                 quoted = str(self.path.resolve()).replace("'", "''")
-                con.execute(f"ATTACH '{quoted}' AS facts (READ_ONLY)")
+                try:
+                    con.execute(f"ATTACH '{quoted}' AS facts (READ_ONLY)")
+                except duckdb.Error:
+                    con.close()
+                    _inspect_facts(self.path)  # says what is wrong with the file
+                    raise
                 # the old connection closes itself once its last cursor is gone
                 self._con = con
                 self._stat = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -176,6 +292,7 @@ class Store:
                 with self._lock:
                     self._depth -= 1
             return
+        _check_writable(self.path)
         lock = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
         try:
@@ -254,6 +371,8 @@ class Store:
                         "value VARCHAR)")
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise _newer(self.path, current, SCHEMA_VERSION)
             for version, sql in _migrations():
                 if version <= current:
                     continue
@@ -336,13 +455,19 @@ class Store:
 
     # -- fact loads ----------------------------------------------------------------
     def replace_facts(
-        self, frames: Mapping[str, pd.DataFrame], *, source: str, user: str = "system"
+        self, frames: Mapping[str, pd.DataFrame], *, source: str, user: str = "system",
+        meta: Mapping[str, str | None] | None = None,
     ) -> str:
         """Replace the given fact tables wholesale in one swap; return the new data version.
 
         Frames must already be valid (see :mod:`valuation.ingest`). App-owned tables are never
-        touched. Either every table lands or none does.
+        touched. Either every table lands or none does. ``meta`` sets (or, with None, removes)
+        keys of the meta table in the same swap; a ``users`` table that does not set ``demo``
+        makes the database no longer a demo one (see :func:`valuation.demo.is_demo`).
         """
+        meta = dict(meta or {})
+        if "users" in frames:
+            meta.setdefault("demo", None)
         unknown = [n for n in frames if n not in schema.TABLES or schema.TABLES[n].app_owned]
         if unknown:
             raise ValueError(f"not fact tables: {', '.join(unknown)}")
@@ -368,6 +493,11 @@ class Store:
                 tx.unregister(view)
             if "accounts" in frames or "users" in frames:
                 self._apply_assignments(tx)
+            for k, v in meta.items():
+                if v is None:
+                    tx.execute("DELETE FROM meta WHERE key = ?", [k])
+                else:
+                    tx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, str(v)])
             _stamp(tx, version, user, source, counts)
         return version
 
@@ -488,6 +618,31 @@ class Store:
 
 
 # ---------------------------------------------------------------------------------------------
+def _open_app_db(url: str) -> AppDB:
+    """The app database at ``url``, or DatabaseError (which file, what is wrong, what to do)
+    when it cannot be opened or was written by a newer version."""
+    import sqlalchemy as sa
+
+    from valuation import appdb
+
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    try:
+        app = AppDB(url)
+        found = app.scalar("SELECT value FROM app_meta WHERE key = 'schema_version'")
+    except sa.exc.SQLAlchemyError as e:
+        text = str(getattr(e, "orig", e)).strip().splitlines()
+        text = text[0][:200] if text else type(e).__name__
+        raise DatabaseError(
+            f"app database {shown}: cannot be opened ({text}); if it is the SQLite file beside "
+            "the facts, it is damaged or not a database: restore it from a backup (valuation "
+            "restore --db PATH BACKUP.zip), or give the right one with --app-db / "
+            "VALUATION_APP_DB") from None
+    if found is not None and int(found) > appdb.SCHEMA_VERSION:
+        app.dispose()
+        raise _newer(Path(shown), int(found), appdb.SCHEMA_VERSION, "app database ")
+    return app
+
+
 def _new_version() -> str:
     return f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"
 
