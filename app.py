@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from ui import nav, state, widgets
-from ui.session import current_user, lang, language_switch, sign_in_page, sign_out, tr
+from ui.guard import demo_passwords_notice, run_page
+from ui.session import cookie_sync, guard, lang, language_switch, sign_in_page, sign_out, tr
 from valuation.schema import enum_label
 
 st.set_page_config(page_title="政企客户价值 · Account Valuation", page_icon="📶", layout="wide")
@@ -13,7 +14,9 @@ st.set_page_config(page_title="政企客户价值 · Account Valuation", page_ic
 pd.set_option("mode.copy_on_write", True)
 
 state.store()  # opens the embedded database; creates the demo portfolio on first run
-user = current_user()
+# Restores a session from its cookie after a reload, ends an idle or revoked one, re-reads the
+# user's role and team from the users table.
+user = guard()
 
 if user is None:
     page = st.navigation([st.Page(sign_in_page, title=tr("signin.title"), url_path="signin")])
@@ -30,6 +33,9 @@ else:
                       settings_id=now["settings_id"] or tr("state.default_settings")))
         if now["building"]:
             st.info(tr("state.building", **now["building"]), icon=":material/hourglass_top:")
+        if user.role == "admin":  # published demo passwords still open this database
+            demo_passwords_notice(state.store(), lang())
     page = st.navigation(nav.pages_for(user, tr))
 widgets.show_flashes()
-page.run()
+cookie_sync(st.sidebar if user is not None else st)
+run_page(page, lang())  # a failure: its traceback to the log, a reference to the user

@@ -7,10 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from ui import panels, state, widgets
+from ui.nav import require_page
 from ui.session import current_user, lang, tr
 from valuation import charts, features, i18n
 from valuation.portfolio import filter_positions
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 frame = state.scoped_frame(user)
 as_of = date.fromisoformat(frame.attrs["as_of"])

@@ -4,10 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from ui import ranking, state, widgets
+from ui.nav import require_page
 from ui.session import current_user, labeller, lang, tr
 from valuation import bundling, charts, i18n
 from valuation.schema import enum_label
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 frame = state.scoped_frame(user)
 live = frame[~frame["churned"].astype(bool)]

@@ -7,11 +7,13 @@ import streamlit as st
 
 from ui import retention as R
 from ui import state, widgets
+from ui.nav import require_page
 from ui.session import current_user, lang, tr
 from valuation import churn, i18n, ingest, prepared
 from valuation.access import can_import
 from valuation.settings_store import active_settings
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 st.title(tr("import.title"))
 if not can_import(user):

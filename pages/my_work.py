@@ -5,12 +5,14 @@ import streamlit as st
 
 from ui import retention as R
 from ui import state, widgets
+from ui.nav import require_page
 from ui.session import current_user, lang, tr
 from ui.widgets import open_account
 from valuation import i18n
 from valuation import warnings as W
 from valuation.store import ConflictError
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 store = state.store()
 state.ensure_work_orders()

@@ -3,9 +3,11 @@
 import streamlit as st
 
 from ui import state, widgets
+from ui.nav import require_page
 from ui.session import current_user, lang, tr
 from valuation import charts, features, i18n, portfolio
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 frame = state.scoped_frame(user)
 settings = state.analysis().settings

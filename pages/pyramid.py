@@ -3,11 +3,13 @@
 import streamlit as st
 
 from ui import state, widgets
+from ui.nav import require_page
 from ui.session import current_user, labeller, lang, tr
 from valuation import charts, history, i18n, pyramid
 from valuation.portfolio import account_table
 from valuation.schema import enum_label
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 a = state.analysis()
 settings = a.settings

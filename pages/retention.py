@@ -5,12 +5,14 @@ import streamlit as st
 
 from ui import owners, state, widgets
 from ui import retention as R
+from ui.nav import require_page
 from ui.session import current_user, lang, tr
 from valuation import planning
 from valuation import warnings as W
 from valuation.access import can_edit_accounts
 from valuation.store import ConflictError
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 store = state.store()
 a = state.analysis()

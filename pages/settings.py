@@ -6,12 +6,14 @@ import streamlit as st
 
 from ui import calibration, settings_editor, state, widgets
 from ui import retention as R
+from ui.nav import require_page
 from ui.session import current_user, lang, tr
 from valuation import charts, features, pyramid, settings_store
 from valuation.access import can_manage_settings
 from valuation.analysis import analyse
 from valuation.config import SettingsError, dump_settings, parse_settings, same_settings
 
+require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 st.title(tr("settings.title"))
 if not can_manage_settings(user):

@@ -31,7 +31,7 @@ def store(tmp_path):
 def test_hash_is_salted_and_verifies():
     h1, h2 = access.hash_password("correct horse"), access.hash_password("correct horse")
     assert h1 != h2  # different salts
-    assert h1.startswith("scrypt$32768$8$1$")
+    assert h1.startswith("$argon2id$v=19$m=47104,t=2,p=1$")
     assert "correct horse" not in h1
     assert access.verify_password("correct horse", h1)
     assert not access.verify_password("correct horsE", h1)
@@ -46,7 +46,7 @@ def test_authenticate_and_audit(store):
     assert access.authenticate(store, "am2", "s3cret-pass") is None  # no password set
     log = store.audit_entries("credentials")
     assert list(log["action"]) == ["set_password"]
-    assert "s3cret" not in log["after"].iloc[0] and "scrypt" not in log["after"].iloc[0]
+    assert "s3cret" not in log["after"].iloc[0] and "argon2" not in log["after"].iloc[0]
 
 
 def test_set_password_rules(store):

@@ -118,8 +118,8 @@ def test_sales_lead_sees_team_accounts(demo_db):
 
 def test_admin_pages_refuse_other_roles_even_when_opened_directly(demo_db):
     """Not in their navigation, and the page itself refuses when run anyway."""
-    for page, message in (("pages/import_data.py", "Only admins may import"),
-                          ("pages/settings.py", "Only admins may change")):
+    for page, message in (("pages/import_data.py", "may not open the page Import"),
+                          ("pages/settings.py", "may not open the page Settings")):
         at = AppTest.from_file(str(ROOT / page), default_timeout=120)
         with Store(os.environ["VALUATION_DB"]) as s:
             at.session_state["user"] = access.get_user(s, "exec01")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
 from valuation.access import User
 
-__all__ = ["PAGES", "PageSpec", "pages_for"]
+__all__ = ["PAGES", "PageSpec", "allowed", "pages_for", "require_page"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,32 @@ def pages_for(user: User, tr: object) -> list[st.Page]:
         for p in PAGES
         if user.role in p.roles
     ]
+
+
+def allowed(user: User | None, page_file: str) -> bool:
+    """True when ``user``'s role may open the page file ``page_file`` (any path ending in the
+    registered file's name: the source tree's or the installed copy's); an unregistered file
+    is open to nobody."""
+    spec = _spec(page_file)
+    return user is not None and spec is not None and user.role in spec.roles
+
+
+def require_page(page_file: str) -> User:
+    """The signed-in user when their role may open ``page_file`` (call it with ``__file__`` at
+    the top of the page); else the page stops with an error, whatever the navigation shows."""
+    from ui.session import current_user, lang, tr
+    from valuation.schema import enum_label
+
+    user = current_user()
+    if not allowed(user, page_file):
+        spec = _spec(page_file)
+        role = enum_label("role", user.role, lang()) if user else "–"
+        st.error(tr("nav.not_allowed", role=role,
+                    page=tr(spec.title_key) if spec else Path(page_file).stem))
+        st.stop()
+    return user  # type: ignore[return-value]
+
+
+def _spec(page_file: str) -> PageSpec | None:
+    name = Path(page_file).name
+    return next((p for p in PAGES if Path(p.path).name == name), None)

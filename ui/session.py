@@ -1,15 +1,39 @@
-"""Sign-in, sign-out, the language switch and translated labels for the current session."""
+"""Sign-in, sign-out, the language switch and translated labels for the current session.
+
+Every run of app.py calls :func:`guard` first: it restores a session from the browser's
+cookie after a reload, signs out a session idle longer than ``auth.idle_timeout_minutes``,
+re-reads the user from the users table (a removed user is signed out, a changed role or team
+holds at once) and notices a session revoked elsewhere. :func:`cookie_sync` then writes (or
+clears) the cookie from the page. The rules themselves live in :mod:`valuation.signin`.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 import streamlit as st
 
-from valuation import i18n
-from valuation.access import User, authenticate
+from valuation import i18n, signin
+from valuation.access import User, user_from_row
+from valuation.schema import enum_label
 
-__all__ = ["current_user", "labeller", "lang", "language_switch", "sign_in_page", "sign_out", "tr"]
+__all__ = ["cookie_sync", "current_user", "guard", "labeller", "lang", "language_switch",
+           "policy", "sign_in_page", "sign_out", "tr"]
 
 _LANGS = {"zh": "中文", "en": "English"}
+_TOKEN = "_auth_token"  # the session's token (its digest is the signin_sessions key)
+_COOKIE = "_auth_cookie"  # the cookie value the browser should hold now
+_LAST = "_auth_last_active"  # epoch seconds of the last run
+_TOUCHED = "_auth_touched"  # epoch seconds of the last write of activity to the app database
+_TRIED = "_auth_restore_tried"  # this browser session tried its cookie already
+_CLEAR = "_auth_clear_cookie"  # the browser still holds a cookie that must go
+_NOTICE = "_auth_notice"  # why the session ended, shown on the sign-in page
+_KEEP = ("lang", _TRIED, _CLEAR, _NOTICE)  # what signing out keeps
+_TOUCH_EVERY = 60.0  # seconds between writes of activity (and cookie refreshes)
 
 
 def lang() -> str:
@@ -41,10 +65,151 @@ def current_user() -> User | None:
     return u if isinstance(u, User) else None
 
 
-def sign_out() -> None:
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _policy(path: str, settings_id: int) -> signin.Policy:
+    from ui import state
+    from valuation.settings_store import settings_by_id
+
+    return signin.Policy.from_settings(settings_by_id(state.store(), settings_id))
+
+
+def policy() -> signin.Policy:
+    """The sign-in settings in force (read once per active settings version)."""
+    from ui import state
+    from valuation.settings_store import active_settings_id
+
+    s = state.store()
+    return _policy(str(s.path.resolve()), active_settings_id(s))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _users(path: str, data_version: str) -> pd.DataFrame:
+    """The users table by user_id, once per data version (an import may change it)."""
+    from ui import state
+
+    return state.store().read_table("users").set_index("user_id")
+
+
+def _fresh_user(user_id: str) -> User | None:
+    """The user as the users table has them in the current data version, or None."""
+    from ui import state
+
+    s = state.store()
+    users = _users(str(s.path.resolve()), s.data_version)
+    return user_from_row(users.loc[user_id]) if user_id in users.index else None
+
+
+def _browser_cookie() -> str | None:
+    """The session cookie the browser sent when this session's connection opened."""
+    return st.context.cookies.get(signin.COOKIE)
+
+
+def guard() -> User | None:
+    """The signed-in user after this run's checks (see the module docstring), or None."""
+    from ui import state
+
+    user = current_user()
+    pol = policy()
+    now = signin.utcnow()
+    if user is None:
+        _restore(pol, now)
+        return current_user()
+    last = st.session_state.get(_LAST)
+    if last is not None and now.timestamp() - float(last) > pol.idle.total_seconds():
+        sign_out(why="idle", notice=tr("signin.idle",
+                                       minutes=f"{pol.idle.total_seconds() / 60:g}"))
+        return None
+    st.session_state[_LAST] = now.timestamp()
+    fresh = _fresh_user(user.user_id)
+    if fresh is None:
+        sign_out(why="removed", notice=tr("signin.removed"))
+        return None
+    if fresh != user:
+        st.session_state["user"] = fresh
+        from ui import widgets
+
+        widgets.flash(tr("signin.role_changed", role=enum_label("role", fresh.role, lang())))
+    token = st.session_state.get(_TOKEN)
+    touched = float(st.session_state.get(_TOUCHED, 0.0))
+    if token and now.timestamp() - touched >= _TOUCH_EVERY:
+        cookie = signin.touch(state.store(), token, policy=pol, now=now)
+        if cookie is None:
+            sign_out(why="revoked", notice=tr("signin.revoked"))
+            return None
+        st.session_state[_COOKIE] = cookie
+        st.session_state[_TOUCHED] = now.timestamp()
+    return fresh
+
+
+def _restore(pol: signin.Policy, now: datetime) -> None:
+    """Sign in from the cookie the browser sent, once per browser session."""
+    from ui import state
+
+    if st.session_state.get(_TRIED):
+        return
+    st.session_state[_TRIED] = True
+    value = _browser_cookie()
+    if not value:
+        return
+    got = signin.restore(state.store(), value, policy=pol, now=now)
+    if got is None:
+        st.session_state[_CLEAR] = True
+        return
+    _start(got.user, got.token, got.cookie, now)
+
+
+def _start(user: User, token: str, cookie: str, now: datetime) -> None:
+    st.session_state["user"] = user
+    st.session_state[_TOKEN] = token
+    st.session_state[_COOKIE] = cookie
+    st.session_state[_LAST] = now.timestamp()
+    st.session_state[_TOUCHED] = now.timestamp()
+    st.session_state.pop(_CLEAR, None)
+    st.session_state.pop(_NOTICE, None)
+
+
+def sign_out(why: str = "sign_out", notice: str | None = None) -> None:
+    """End the session: its server-side token revoked, audited, the cookie cleared on the
+    next run (:func:`cookie_sync`); ``notice`` is shown on the sign-in page."""
+    from ui import state
+
+    user = current_user()
+    if user is not None:
+        signin.sign_out(state.store(), user.user_id, st.session_state.get(_TOKEN), why=why)
     for k in list(st.session_state.keys()):
-        if k != "lang":
+        if k not in _KEEP:
             del st.session_state[k]
+    st.session_state[_CLEAR] = True
+    if notice:
+        st.session_state[_NOTICE] = notice
+
+
+def cookie_sync(where: object = st) -> None:
+    """Write the session cookie the browser should hold (or clear it) from the page: a script
+    in the page itself (st.html runs it once per new value). SameSite=Strict, Secure on https,
+    expiring with the idle timeout; it cannot be HttpOnly, being written by a script."""
+    value = st.session_state.get(_COOKIE)
+    if value:
+        age = int(policy().idle.total_seconds())
+        attrs = f"; Path=/; Max-Age={age}; SameSite=Strict"
+    elif st.session_state.get(_CLEAR):
+        value, attrs = "", "; Path=/; Max-Age=0; SameSite=Strict"
+    else:
+        return
+    js = json.dumps(f"{signin.COOKIE}={value}{attrs}")
+    where.html(  # type: ignore[attr-defined]
+        f"<script>document.cookie = {js} + (location.protocol === 'https:' ? '; Secure' : '');"
+        "</script>", unsafe_allow_javascript=True)
+
+
+def _local(t: datetime) -> str:
+    """A moment in the browser's time zone (UTC when the browser gave none)."""
+    try:
+        tz = ZoneInfo(st.context.timezone) if st.context.timezone else UTC
+    except (KeyError, ValueError):
+        tz = UTC
+    shown = t.astimezone(tz)
+    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or "UTC")
 
 
 def sign_in_page() -> None:
@@ -55,17 +220,26 @@ def sign_in_page() -> None:
     language_switch(st)
     st.title(tr("app.title"))
     st.caption(tr("app.tagline"))
+    notice = st.session_state.get(_NOTICE)
+    if notice:
+        st.info(notice)
     with st.form("sign_in"):
         user_id = st.text_input(tr("signin.user"), key="signin_user")
         password = st.text_input(tr("signin.password"), type="password", key="signin_password")
         submitted = st.form_submit_button(tr("signin.submit"), type="primary")
     if submitted:
-        user = authenticate(store, user_id.strip(), password)
-        if user is None:
-            st.error(tr("signin.failed"))
-        else:
-            st.session_state["user"] = user
+        now = signin.utcnow()
+        out = signin.attempt(store, user_id, password, policy=policy(), now=now)
+        if out.user is not None and out.cookie and out.token:
+            _start(out.user, out.token, out.cookie, now)
             st.rerun()
+        elif out.locked_until is not None:
+            st.error(tr("signin.locked", until=_local(out.locked_until)))
+        elif out.retry_at is not None:
+            wait = math.ceil((out.retry_at - now).total_seconds())
+            st.error(tr("signin.wait", seconds=max(wait, 1)))
+        else:
+            st.error(tr("signin.failed"))
 
 
 def labeller(prefix: str, options: list[str]) -> object:

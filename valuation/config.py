@@ -96,6 +96,17 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     # Imports
     "import.max_shrink": (
         0.2, "An import that would shrink a stored table by more than this share stops."),
+    # Sign-in
+    "auth.max_failures": (
+        5, "Failed sign-ins in a row for one user ID that lock it (even the right password is "
+           "refused while locked)."),
+    "auth.lockout_minutes": (15, "How long a locked user ID stays locked."),
+    "auth.backoff_seconds": (
+        1.0, "From the second failure in a row, the next attempt waits this long, doubling with "
+             "every further failure (0: no wait)."),
+    "auth.idle_timeout_minutes": (
+        30, "A session idle this long is signed out; the reload cookie expires with it."),
+    "auth.session_hours": (12, "A session restored from its cookie lasts at most this long."),
     # Calibration of the loyalty and competitor weights to churn history
     "calibration.horizon_months": (
         12, "Calibration label: the account churns within this many months of a month end."),
@@ -388,6 +399,12 @@ def _validate(s: Settings) -> None:
     for k in ("positioning.value_high", "positioning.loyalty_high", "positioning.competitor_high"):
         if not 0 <= s.get(k) <= 100:
             raise SettingsError(f"{k}: must be between 0 and 100")
+    for k in ("auth.max_failures", "auth.lockout_minutes", "auth.idle_timeout_minutes",
+              "auth.session_hours"):
+        if s.get(k) < 1:
+            raise SettingsError(f"{k}: at least 1")
+    if s.get("auth.backoff_seconds") < 0:
+        raise SettingsError("auth.backoff_seconds: 0 or more")
     if s.get("tiers.method") not in TIER_METHODS:
         raise SettingsError(f"tiers.method: one of {', '.join(TIER_METHODS)}")
     if s.get("tiers.basis") not in ("value", "composite"):

@@ -30,6 +30,17 @@ LANGS = ("zh", "en")
 # key -> (English, 中文). Placeholders use str.format names.
 STRINGS: dict[str, tuple[str, str]] = {
     "app.title": ("Government & Enterprise Account Valuation", "政企客户价值评估"),
+    "app.error": (
+        "Something went wrong on this page (reference {ref}). The details are in the server "
+        "log: give this reference to your administrator.",
+        "本页出错（编号 {ref}）。详细信息已记入服务器日志，请将此编号告知管理员。",
+    ),
+    "app.demo_passwords": (
+        "Demo database: {users} still sign in with the published demo passwords. Import your "
+        "users (which removes them) and set real passwords with `valuation passwd USER`.",
+        "演示数据库：{users} 仍可用公开的演示口令登录。请导入真实用户（将删除演示口令），"
+        "并用 `valuation passwd 工号` 设置真实口令。",
+    ),
     "app.tagline": (
         "Which accounts matter, which are slipping away, and what to do about each.",
         "哪些客户最重要、哪些正在流失、每个客户该怎么做。",
@@ -40,6 +51,29 @@ STRINGS: dict[str, tuple[str, str]] = {
     "signin.submit": ("Sign in", "登录"),
     "signin.failed": ("Wrong user ID or password.", "工号或密码错误。"),
     "signin.signout": ("Sign out", "退出登录"),
+    "signin.locked": (
+        "Too many failed sign-ins: this user ID is locked until {until}. Try again then.",
+        "登录失败次数过多：该工号已锁定至 {until}，请届时再试。",
+    ),
+    "signin.wait": ("Please wait {seconds} s before trying again.", "请等待 {seconds} 秒后再试。"),
+    "signin.idle": (
+        "You were signed out after {minutes} minutes without activity. Please sign in again.",
+        "您已超过 {minutes} 分钟未操作，已自动退出登录，请重新登录。",
+    ),
+    "signin.removed": (
+        "Your user ID is no longer in the user list. Please contact an admin.",
+        "您的工号已不在用户名单中，请联系支撑经理。",
+    ),
+    "signin.revoked": (
+        "Your session was ended (signed out elsewhere, new password or lockout). Please sign "
+        "in again.",
+        "您的会话已结束（在别处退出、修改了密码或被锁定），请重新登录。",
+    ),
+    "signin.role_changed": ("Your role or team changed: {role}.", "您的角色或团队已变更：{role}。"),
+    "nav.not_allowed": (
+        "Your role ({role}) may not open the page {page}.",
+        "您的角色（{role}）无权打开页面“{page}”。",
+    ),
     "state.reading": ("Data as of {as_of} · data version {data_version} · settings version "
                       "{settings_id}",
                       "数据截至 {as_of} · 数据版本 {data_version} · 设置版本 {settings_id}"),

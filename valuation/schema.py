@@ -392,7 +392,8 @@ APP_TABLES: tuple[Table, ...] = (
         ),
         key=("user_id",),
         app_owned=True,
-        help="Salted scrypt hashes of passwords; never the password itself.",
+        help="Salted Argon2id hashes of passwords (older scrypt ones until their next "
+             "sign-in); never the password itself.",
     ),
     Table(
         "plans",
@@ -508,6 +509,60 @@ APP_TABLES: tuple[Table, ...] = (
         app_owned=True,
         help="Owners given in the app to accounts imported without a known owner; they hold "
              "across re-imports until an import names a known owner.",
+    ),
+    Table(
+        "signin_attempts",
+        "登录失败",
+        (
+            C("login_id", "str", "所填工号", required=True,
+              help="The user ID as typed: unknown IDs are counted (and locked) the same way"),
+            C("failures", "int", "连续失败次数", required=True),
+            C("last_failure_at", "str", "最近失败时间"),
+            C("locked_until", "str", "锁定至"),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("login_id",),
+        app_owned=True,
+        help="Failed sign-ins in a row per typed user ID, shared by every server process; a "
+             "success removes the row.",
+    ),
+    Table(
+        "signin_sessions",
+        "登录会话",
+        (
+            C("token_hash", "str", "令牌摘要", required=True,
+              help="SHA-256 of the random token in the browser's cookie; never the token"),
+            C("user_id", "str", "工号", required=True),
+            C("issued_at", "str", "签发时间", required=True),
+            C("last_seen_at", "str", "最近活动时间", required=True),
+            C("expires_at", "str", "最迟失效时间", required=True),
+            C("revoked_at", "str", "撤销时间"),
+            C("revoked_why", "str", "撤销原因", help="sign_out, idle, lockout, password, removed"),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("token_hash",),
+        app_owned=True,
+        help="Signed-in sessions a browser cookie may restore after a reload; signing out, a "
+             "lockout or a new password revokes them.",
+    ),
+    Table(
+        "app_secrets",
+        "服务器密钥",
+        (
+            C("name", "str", "名称", required=True),
+            C("value", "str", "值", required=True),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("name",),
+        app_owned=True,
+        help="Server secrets created on first use (the key that signs session cookies); "
+             "audited with the value redacted.",
     ),
     Table(
         "audit_log",
