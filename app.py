@@ -22,7 +22,7 @@ if user is None:
     page = st.navigation([st.Page(sign_in_page, title=tr("signin.title"), url_path="signin")])
 else:
     with st.sidebar:
-        st.markdown(f"**{user.display_name(lang())}**")
+        st.markdown(f"**{widgets.plain(user.display_name(lang()))}**")
         st.caption(enum_label("role", user.role, lang()))
         language_switch()
         if st.button(tr("signin.signout"), key="sign_out"):

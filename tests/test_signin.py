@@ -7,7 +7,6 @@ Every clock is injected (``now=`` or a patched ``signin.utcnow``); nothing sleep
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -286,16 +285,11 @@ def test_the_secret_is_made_once_and_shared(store):
 
 # -- the app ------------------------------------------------------------------------------------
 @pytest.fixture()
-def app_db(demo_path, tmp_path):
+def app_db(demo_path, tmp_path, monkeypatch):
     db = tmp_path / "signin.duckdb"
     copy_database(demo_path, db)
-    old = os.environ.get("VALUATION_DB")
-    os.environ["VALUATION_DB"] = str(db)
-    yield db
-    if old is None:
-        os.environ.pop("VALUATION_DB", None)
-    else:
-        os.environ["VALUATION_DB"] = old
+    monkeypatch.setenv("VALUATION_DB", str(db))
+    return db
 
 
 def _app(lang="en") -> AppTest:
@@ -414,17 +408,14 @@ def test_a_role_change_by_an_import_holds_in_an_open_session(app_db):
     ("pages/import_data.py", "lead01", True), ("pages/settings.py", "exec01", True),
     ("pages/my_work.py", "exec01", True), ("pages/my_work.py", "am01", False),
 ])
-def test_a_page_checks_the_role_itself(demo_path, page, user_id, stopped):
+def test_a_page_checks_the_role_itself(demo_path, monkeypatch, page, user_id, stopped):
     """Run a page file directly (as if the navigation had let it through)."""
-    os.environ["VALUATION_DB"] = str(demo_path)
-    try:
-        at = AppTest.from_file(str(ROOT / page), default_timeout=120)
-        with Store(demo_path) as s:
-            at.session_state["user"] = access.get_user(s, user_id)
-        at.session_state["lang"] = "en"
-        at.run()
-    finally:
-        os.environ.pop("VALUATION_DB", None)
+    monkeypatch.setenv("VALUATION_DB", str(demo_path))
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    with Store(demo_path) as s:
+        at.session_state["user"] = access.get_user(s, user_id)
+    at.session_state["lang"] = "en"
+    at.run()
     assert not at.exception
     refused = [e for e in at.error if "may not open the page" in str(e.value)]
     assert bool(refused) == stopped
