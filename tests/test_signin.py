@@ -455,10 +455,15 @@ def test_a_browser_reload_keeps_the_session_and_sign_out_ends_it(demo_path, tmp_
             assert cookie["sameSite"] == "Strict" and 0 < cookie["expires"] - datetime.now(
                 UTC).timestamp() <= 1800 + 5
 
+            nav.nth(1).click()  # another page: the address no longer says ?lang=en
+            page.wait_for_url(lambda u: "lang=" not in u, timeout=30_000)
+            page.wait_for_function(
+                "() => document.cookie.includes('valuation_lang=en')", timeout=30_000)
             page.reload(wait_until="domcontentloaded")
             nav.first.wait_for(timeout=90_000)  # signed in again, by the cookie alone
             assert nav.count() == 6  # a sales lead's pages
             assert page.locator('input[type="password"]').count() == 0
+            assert nav.first.inner_text().split()[-1] == "Portfolio"  # and still in English
 
             page.locator('[data-testid="stSidebar"] button', has_text="Sign out").click()
             page.locator('input[type="password"]').first.wait_for(timeout=90_000)

@@ -33,13 +33,14 @@ _TRIED = "_auth_restore_tried"  # this browser session tried its cookie already
 _CLEAR = "_auth_clear_cookie"  # the browser still holds a cookie that must go
 _NOTICE = "_auth_notice"  # why the session ended, shown on the sign-in page
 _KEEP = ("lang", _TRIED, _CLEAR, _NOTICE)  # what signing out keeps
+_LANG_COOKIE = "valuation_lang"  # the reader's language, kept across reloads
 _TOUCH_EVERY = 60.0  # seconds between writes of activity (and cookie refreshes)
 
 
 def lang() -> str:
     """The session's language: "zh" (default) or "en"; ``?lang=en`` in the address sets it."""
     if "lang" not in st.session_state:
-        q = st.query_params.get("lang", "zh")
+        q = st.query_params.get("lang") or st.context.cookies.get(_LANG_COOKIE, "zh")
         st.session_state["lang"] = q if q in _LANGS else "zh"
     return str(st.session_state["lang"])
 
@@ -185,21 +186,24 @@ def sign_out(why: str = "sign_out", notice: str | None = None) -> None:
 
 
 def cookie_sync(where: object = st) -> None:
-    """Write the session cookie the browser should hold (or clear it) from the page: a script
-    in the page itself (st.html runs it once per new value). SameSite=Strict, Secure on https,
-    expiring with the idle timeout; it cannot be HttpOnly, being written by a script."""
+    """Write the cookies the browser should hold from the page: a script in the page itself
+    (st.html runs it once per new value). The session cookie (or its removal) is SameSite=Strict,
+    Secure on https, expiring with the idle timeout; it cannot be HttpOnly, being written by a
+    script. The reader's language is kept in a cookie of its own, so a reload keeps it."""
     value = st.session_state.get(_COOKIE)
+    cookies = []
     if value:
         age = int(policy().idle.total_seconds())
-        attrs = f"; Path=/; Max-Age={age}; SameSite=Strict"
+        cookies.append(f"{signin.COOKIE}={value}; Path=/; Max-Age={age}; SameSite=Strict")
     elif st.session_state.get(_CLEAR):
-        value, attrs = "", "; Path=/; Max-Age=0; SameSite=Strict"
-    else:
+        cookies.append(f"{signin.COOKIE}=; Path=/; Max-Age=0; SameSite=Strict")
+    if st.context.cookies.get(_LANG_COOKIE) != lang():
+        cookies.append(f"{_LANG_COOKIE}={lang()}; Path=/; Max-Age=31536000; SameSite=Strict")
+    if not cookies:
         return
-    js = json.dumps(f"{signin.COOKIE}={value}{attrs}")
-    where.html(  # type: ignore[attr-defined]
-        f"<script>document.cookie = {js} + (location.protocol === 'https:' ? '; Secure' : '');"
-        "</script>", unsafe_allow_javascript=True)
+    secure = " + (location.protocol === 'https:' ? '; Secure' : '')"
+    js = "".join(f"document.cookie = {json.dumps(c)}{secure};" for c in cookies)
+    where.html(f"<script>{js}</script>", unsafe_allow_javascript=True)  # type: ignore[attr-defined]
 
 
 def _local(t: datetime) -> str:
