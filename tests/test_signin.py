@@ -53,6 +53,18 @@ def _fail(store, login, n, start=T0, step=timedelta(minutes=1)):
     return out
 
 
+def _fresh_copy(src, db) -> None:
+    """A copy of the shared demo database without sign-in state: other tests sign in to it."""
+    import sqlalchemy as sa
+
+    copy_database(src, db)
+    with Store(db) as s, s.app.transaction() as tx:
+        for table in ("signin_sessions", "signin_attempts"):
+            tx.execute(sa.text(f"DELETE FROM {table}"))
+        tx.execute(sa.text("DELETE FROM audit_log WHERE table_name IN "
+                           "('signin_attempts', 'signin_sessions')"))
+
+
 def _audit(store) -> pd.DataFrame:
     log = store.audit_entries()
     return log[log["table_name"].isin(["signin_attempts", "signin_sessions"])]
@@ -287,7 +299,7 @@ def test_the_secret_is_made_once_and_shared(store):
 @pytest.fixture()
 def app_db(demo_path, tmp_path, monkeypatch):
     db = tmp_path / "signin.duckdb"
-    copy_database(demo_path, db)
+    _fresh_copy(demo_path, db)
     monkeypatch.setenv("VALUATION_DB", str(db))
     return db
 
@@ -437,7 +449,7 @@ def test_a_browser_reload_keeps_the_session_and_sign_out_ends_it(demo_path, tmp_
     from valuation.appbench import ARGS, CHROMIUM, serve
 
     db = tmp_path / "portfolio.duckdb"
-    copy_database(demo_path, db)
+    _fresh_copy(demo_path, db)
     with serve(db, tmp_path / "streamlit.log", timeout=90) as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
