@@ -1787,22 +1787,29 @@ def _parent_cycles(ids: pd.Series, parents: pd.Series,
     first = pd.Series(np.arange(len(ids)), index=ids.astype("string")).groupby(level=0).first()
     target = pd.Index(first.index).get_indexer(parents.take(pos).astype("string"))
     target = np.where(target >= 0, first.to_numpy()[np.maximum(target, 0)], -1)
-    nxt = dict(zip(pos.tolist(), target.tolist(), strict=True))
-    done: set[int] = set()
+    # The links as a function on positions, a sink (position n) for rows without a parent among
+    # the rows. Following it n steps (by repeated squaring) lands every row on a cycle or in
+    # the sink, and each cycle maps onto itself: the rows reached are the rows on cycles.
+    n = len(ids)
+    step = np.full(n + 1, n, dtype=np.int64)
+    step[pos] = target
+    step[step < 0] = n
+    reach = step.copy()
+    for _ in range(max(int(n).bit_length(), 1)):
+        reach = reach[reach]
+    on_cycle = np.unique(reach[reach < n])
     cycles: list[list[int]] = []
-    for start in pos.tolist():
-        path: list[int] = []
-        at: dict[int, int] = {}
-        node = start
-        while node in nxt and node not in done and node not in at:
-            at[node] = len(path)
-            path.append(node)
-            node = nxt[node]
-        if node in at:
-            c = path[at[node]:]
-            i = c.index(min(c))
-            cycles.append(c[i:] + c[:i])
-        done.update(path)
+    left = set(on_cycle.tolist())
+    for start in on_cycle.tolist():  # rows on cycles only: each is an error to report
+        if start not in left:
+            continue
+        c = [start]
+        node = int(step[start])
+        while node != start:
+            c.append(node)
+            node = int(step[node])
+        left.difference_update(c)
+        cycles.append(c)
     return sorted(cycles)
 
 
