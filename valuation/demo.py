@@ -775,7 +775,7 @@ def retire_demo_sign_ins(store: Store, *, by: str) -> list[str]:
     open a real database."""
     import sqlalchemy as sa
 
-    from valuation.appdb import now
+    from valuation import signin
 
     gone = _demo_credentials(store)
     if not gone:
@@ -784,15 +784,8 @@ def retire_demo_sign_ins(store: Store, *, by: str) -> list[str]:
     with store.transaction() as tx:
         tx.execute(sa.delete(tbl).where(tbl.c.user_id.in_(gone)))
         tx.touched.add("credentials")
-        sessions = store.app.tables.get("signin_sessions")
-        if sessions is not None:  # a cookie must not restore a demo sign-in either
-            at = now()
-            tx.execute(sa.update(sessions).where(sessions.c.user_id.in_(gone),
-                                                 sessions.c.revoked_at.is_(None))
-                       .values(revoked_at=at, revoked_why="password",
-                               version=sessions.c.version + 1, updated_at=at, updated_by=by))
-            tx.touched.add("signin_sessions")
-        for u in gone:
+        for u in gone:  # a cookie must not restore a demo sign-in either
+            signin.revoke_sessions(store, u, why="password", by=by, tx=tx)
             store.app.audit(tx, user=by, action="remove_demo_password", table_name="credentials",
                             row_key=json.dumps({"user_id": u}), before='{"password_hash": "***"}',
                             after=None)
