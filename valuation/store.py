@@ -293,30 +293,27 @@ class Store:
                     self._depth -= 1
             return
         _check_writable(self.path)
-        lock = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            _replay_wal(self.path)
-            if self.path.exists():
-                shutil.copyfile(self.path, tmp)
-            con = duckdb.connect(str(tmp))
-            with self._lock:
-                self._writer, self._writer_thread = con, me
+        with facts_lock(self.path):
             try:
-                yield con
-                con.execute("CHECKPOINT")
-            finally:
+                _replay_wal(self.path)
+                if self.path.exists():
+                    shutil.copyfile(self.path, tmp)
+                con = duckdb.connect(str(tmp))
                 with self._lock:
-                    self._writer, self._writer_thread = None, None
-                con.close()
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
-        finally:
-            tmp.unlink(missing_ok=True)
-            Path(str(tmp) + ".wal").unlink(missing_ok=True)
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            lock.close()
+                    self._writer, self._writer_thread = con, me
+                try:
+                    yield con
+                    con.execute("CHECKPOINT")
+                finally:
+                    with self._lock:
+                        self._writer, self._writer_thread = None, None
+                    con.close()
+                os.replace(tmp, self.path)
+                _fsync_dir(self.path.parent)
+            finally:
+                tmp.unlink(missing_ok=True)
+                Path(str(tmp) + ".wal").unlink(missing_ok=True)
         with self._lock:
             self._con = None  # reopen on the next read
             self._stat = None
@@ -725,13 +722,8 @@ def copy_database(src: str | Path, dst: str | Path) -> Path:
 
     src, dst = Path(src), Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(src.with_name(src.name + ".lock"), "a")  # noqa: SIM115
-    try:
-        fcntl.flock(lock, fcntl.LOCK_SH)  # not in the middle of a swap
+    with facts_lock(src, shared=True):  # not in the middle of a swap
         shutil.copyfile(src, dst)
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
     app_src = src.with_suffix(".app.sqlite")
     if app_src.exists():
         app_dst = dst.with_suffix(".app.sqlite")
