@@ -1,6 +1,5 @@
 """Retention (sales lead): work-order queue, capacity plan, contract pipeline, counter-poaching."""
 
-import pandas as pd
 import streamlit as st
 
 from ui import owners, state, widgets
@@ -55,20 +54,24 @@ with tabs[0]:
         note = widgets.capped_note(len(ranked))
         if note:
             st.caption(note)
-        # A selection is row positions in the table as it was shown: read them against the
-        # orders (and versions) shown then, not against a list that may have moved since.
-        shown_before = st.session_state.get("ret_queue_shown", [])
+        # A selection is row positions, and Streamlit keeps positions across a data change:
+        # the table's key carries a digest of the orders (and versions) it shows, so a filter
+        # change, a new order or someone else's write gives a fresh, empty selection, and the
+        # positions read here always refer to the very rows the reader ticked.
         visible = widgets.capped(ranked)
+        qkey = widgets.selection_key("ret_queue", visible, ["work_order_id", "version"])
+        st.session_state["ret_queue_key"] = qkey
         event = st.dataframe(R.order_table(visible, names), hide_index=True, width="stretch",
                              height=420, on_select="rerun" if assigns else "ignore",
-                             selection_mode="multi-row", key="ret_queue",
+                             selection_mode="multi-row", key=qkey,
                              column_config=R.order_config())
-        picked = [shown_before[i] for i in (event.selection.rows if assigns else [])
-                  if i < len(shown_before)]
-        st.session_state["ret_queue_shown"] = list(zip(visible["work_order_id"].astype(str),
-                                                       visible["version"].astype(int),
-                                                       strict=True))
-        chosen = pd.DataFrame(picked, columns=["work_order_id", "version"])
+        rows = [i for i in (event.selection.rows if assigns else []) if i < len(visible)]
+        before = st.session_state.get("ret_queue_ticked", ("", 0))
+        if before[0] != qkey and before[1]:
+            st.info(tr("retention.selection_cleared", n=before[1]))
+        st.session_state["ret_queue_ticked"] = (qkey, len(rows))
+        picked = visible.iloc[rows][["work_order_id", "version"]].astype({"version": int})
+        chosen = picked.astype({"work_order_id": str})
         if assigns:
             pool = users[users["role"] == "account_manager"]
             if user.role == "sales_lead":
@@ -77,7 +80,7 @@ with tabs[0]:
             who = c1.selectbox(tr("retention.assign_to"), pool["user_id"].tolist(),
                                format_func=lambda u: f"{names.get(u, u)} ({u})", key="ret_who")
             if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
-                         type="primary", key="ret_assign"):
+                         type="primary", key="ret_assign") and not chosen.empty:
                 try:  # against the versions on screen: a stale selection changes nothing
                     n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id,
                                  expected_versions=dict(zip(chosen["work_order_id"],

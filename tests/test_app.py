@@ -185,13 +185,14 @@ def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
             orders = W.open_orders(s, lead)
         assert len(orders) > 0
         assert set(orders["team_id"].dropna()) == {"T01"}
-        queue = at.dataframe(key="ret_queue")
+        queue = at.dataframe(key=at.session_state["ret_queue_key"])
         assert len(queue.value) == len(orders)
         # assign the first open order of am02's accounts to am01 through the page's controls
         target = orders[orders["owner_id"] == "am02"].iloc[0]["work_order_id"]
         row = list(queue.value["Account ID"]).index(
             orders.set_index("work_order_id").at[target, "account_id"])
-        at.session_state["ret_queue"] = {"selection": {"rows": [row], "columns": []}}
+        qkey = at.session_state["ret_queue_key"]  # the key follows the rows shown
+        at.session_state[qkey] = {"selection": {"rows": [row], "columns": []}}
         at.run()
         at.selectbox(key="ret_who").set_value("am01")
         at.button(key="ret_assign").click().run()
@@ -240,13 +241,13 @@ def test_lead_filters_the_queue(demo_db):
     at = _signed_in("lead01", "en")
     at.switch_page("pages/retention.py").run()
     assert not at.exception, at.exception
-    assert len(at.dataframe(key="ret_queue").value) == len(orders)
+    assert len(at.dataframe(key=at.session_state["ret_queue_key"]).value) == len(orders)
     rule = orders["rule"].value_counts().index[0]
     at.multiselect(key="ret_f_rule").set_value([rule]).run()
-    queue = at.dataframe(key="ret_queue").value
+    queue = at.dataframe(key=at.session_state["ret_queue_key"]).value
     assert len(queue) == int((orders["rule"] == rule).sum()) and len(queue) < len(orders)
     at.toggle(key="ret_f_esc").set_value(True).run()
-    queue = at.dataframe(key="ret_queue").value
+    queue = at.dataframe(key=at.session_state["ret_queue_key"]).value
     expected = int(((orders["rule"] == rule) & orders["escalated"].fillna(False)).sum())
     assert len(queue) == expected and set(queue["Escalated"]) <= {"⬆"}
     assert any(f"{expected:,} of {len(orders):,} orders" in str(c.value) for c in at.caption)
@@ -490,6 +491,56 @@ def test_big_tables_are_capped_and_the_download_is_built_on_click(demo_db, monke
     assert built == []  # no CSV was built for the downloads on the page
 
 
+def test_ticks_do_not_survive_a_filter_change_and_assign_acts_on_the_ticked_ids(demo_path,
+                                                                               tmp_path):
+    """Issue 12's bulk-assign case: two orders ticked, then a filter change. The ticks are
+    cleared (never re-read as positions in the new list), the lead is told, Assign does
+    nothing; ticking again in the filtered list assigns exactly the two orders ticked."""
+    from valuation import i18n
+    from valuation import warnings as W
+
+    db = tmp_path / "ticks.duckdb"
+    copy_database(demo_path, db)
+    os.environ["VALUATION_DB"] = str(db)
+    try:
+        at = _signed_in("lead01", "en").run()
+        at.switch_page("pages/retention.py").run()
+        with Store(db) as s:
+            lead = access.get_user(s, "lead01")
+            before = W.open_orders(s, lead).set_index("work_order_id")
+        first = at.session_state["ret_queue_key"]
+        at.session_state[first] = {"selection": {"rows": [0, 1], "columns": []}}
+        at.run()
+        counts = before["rule"].value_counts()
+        rule = counts[counts >= 2].index[-1]  # a rare rule: a different, shorter list
+        at.multiselect(key="ret_f_rule").set_value([rule]).run()
+        assert not at.exception, at.exception
+        second = at.session_state["ret_queue_key"]
+        assert second != first
+        assert any("nothing was assigned" in str(e.value) for e in at.info)
+        assert at.button(key="ret_assign").disabled  # nothing ticked in the new list
+        with Store(db) as s:
+            unchanged = W.open_orders(s, lead).set_index("work_order_id")
+        assert unchanged["version"].equals(before["version"])  # nothing was written
+
+        shown = at.dataframe(key=second).value
+        assert len(shown) >= 2 and set(shown["Warning"]) == {i18n.rule(rule, "en")}
+        at.session_state[second] = {"selection": {"rows": [0, 1], "columns": []}}
+        at.run()
+        at.selectbox(key="ret_who").set_value("am01")
+        at.button(key="ret_assign").click().run()
+        assert not at.exception, at.exception
+        with Store(db) as s:
+            after = W.open_orders(s, lead).set_index("work_order_id")
+        moved = after.index[after["version"] != before["version"].reindex(after.index)]
+        ticked = before[(before["rule"] == rule)].index  # the filtered list, in page order
+        assert len(moved) == 2 and set(moved) <= set(ticked)
+        assert set(after.loc[moved, "account_id"]) == set(shown["Account ID"].iloc[:2])
+        assert (after.loc[moved, "assignee_id"] == "am01").all()
+    finally:
+        os.environ["VALUATION_DB"] = str(demo_path)
+
+
 def test_a_bulk_assign_on_a_stale_list_changes_nothing(demo_path, tmp_path):
     """The lead selects an order; before the click someone else assigns it. The page's assign
     is checked against the version the lead saw: nothing is assigned, a clear message says
@@ -503,8 +554,9 @@ def test_a_bulk_assign_on_a_stale_list_changes_nothing(demo_path, tmp_path):
         at = _signed_in("lead01", "en").run()
         at.switch_page("pages/retention.py").run()
         assert not at.exception, at.exception
-        queue = at.dataframe(key="ret_queue").value
-        at.session_state["ret_queue"] = {"selection": {"rows": [0], "columns": []}}
+        queue = at.dataframe(key=at.session_state["ret_queue_key"]).value
+        qkey = at.session_state["ret_queue_key"]
+        at.session_state[qkey] = {"selection": {"rows": [0], "columns": []}}
         at.run()
         with Store(db) as s:
             lead = access.get_user(s, "lead01")
@@ -515,7 +567,11 @@ def test_a_bulk_assign_on_a_stale_list_changes_nothing(demo_path, tmp_path):
         at.selectbox(key="ret_who").set_value("am01")
         at.button(key="ret_assign").click().run()
         assert not at.exception, at.exception
-        assert any("Nothing was assigned" in str(e.value) for e in at.error)
+        # the queue shows the new versions: the ticks are cleared (a fresh table key), the
+        # lead is told so, and the click assigns nothing
+        assert qkey != at.session_state["ret_queue_key"]
+        assert any("nothing was assigned" in str(e.value) for e in at.info), [
+            str(e.value) for e in at.info]
         with Store(db) as s:
             now = W.open_orders(s, lead).set_index("work_order_id")
         assert (now.loc[ids, "assignee_id"] == "lead01").all()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import state
 from ui.session import lang, tr
-from ui.widgets import plain
+from ui.widgets import plain, selection_key
 from valuation import features, i18n
 from valuation.access import User, can_assign_owners, unassigned
 from valuation.store import Store
@@ -64,7 +64,7 @@ def unassigned_view(store: Store, user: User, frame: pd.DataFrame, users: pd.Dat
     allowed = can_assign_owners(user)
     event = st.dataframe(table, hide_index=True, width="stretch", height=360,
                          on_select="rerun" if allowed else "ignore", selection_mode="multi-row",
-                         key=f"own_table_{len(shown)}_{'-'.join(pick_city + pick_ind + pick_tier)}",
+                         key=selection_key("own_table", shown, ["account_id"]),
                          column_config={tr("col.monthly_revenue"): st.column_config.NumberColumn(
                              format="¥%,.0f")})
     st.caption(tr("retention.shown_accounts", n=f"{len(shown):,}", total=f"{len(pool):,}"))
@@ -77,7 +77,7 @@ def unassigned_view(store: Store, user: User, frame: pd.DataFrame, users: pd.Dat
         st.warning(tr("owners.no_managers"))
         return
     # the selection is read as account ids from the table it was made on (the key changes with
-    # the filters, so a selection never outlives the rows it points at)
+    # the rows shown, so a selection never outlives the rows it points at)
     rows = [r for r in event.selection.rows if 0 <= r < len(shown)] if event else []
     chosen = shown["account_id"].astype(str).iloc[rows].tolist()
     c1, c2, c3 = st.columns([3, 1, 1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +103,15 @@ def capped(df: Any, rows: int = TABLE_ROWS) -> Any:
     province's million rows would be a message of hundreds of megabytes); say so with
     :func:`capped_note`."""
     return df if len(df) <= rows else df[:rows]
+
+
+def selection_key(prefix: str, rows: pd.DataFrame, columns: list[str]) -> str:
+    """A table widget's key that changes whenever the rows it shows change (which rows, in
+    which order, at which version). Streamlit keeps a selection as row positions across a data
+    change; with this key a changed table starts with an empty selection, so the positions a
+    page reads always point at the rows the reader ticked."""
+    hashed = pd.util.hash_pandas_object(rows[columns].astype(str), index=False).to_numpy()
+    return f"{prefix}:{hashlib.blake2b(hashed.tobytes(), digest_size=8).hexdigest()}"
 
 
 def capped_note(total: int, rows: int = TABLE_ROWS) -> str:

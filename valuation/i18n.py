@@ -547,7 +547,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "retention.assign_to": ("Assign the selected orders to", "将选中工单派发给"),
     "retention.assign": ("Assign", "派发"),
     "retention.assigned": ("{n} work orders assigned to {who}.", "已将 {n} 张工单派发给 {who}。"),
-    "retention.select_hint": ("Select rows to assign them in bulk.", "选中多行可批量派发。"),
+    "retention.select_hint": ("Select rows to assign them in bulk; a change of the list clears "
+                              "the selection.", "选中多行可批量派发；列表变化时选择会清空。"),
+    "retention.selection_cleared": (
+        "The list changed (a filter, or someone else's update), so the rows you had ticked "
+        "({n}) were cleared and nothing was assigned. Tick the orders again.",
+        "列表已变化（筛选条件或他人的更新），已勾选的 {n} 行已清空，未派发任何工单。请重新勾选。"),
     "retention.read_only": ("Read-only: executives review, leads assign.", "只读:领导查看,主管派发。"),
     "retention.none": ("No open work orders in your scope.", "您的范围内没有未结工单。"),
     "retention.months": ("Ending within {m} months", "{m}个月内到期"),
