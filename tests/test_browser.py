@@ -156,3 +156,147 @@ def test_commands_run_while_the_app_serves_and_the_page_shows_the_new_data(serve
         page.screenshot(path=str(SHOTS / "admin-en-after-cli-import.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def _sign_in(browser, server, user_id: str, password: str, lang: str = "en"):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1600},
+                              locale="zh-CN" if lang == "zh" else "en-US")
+    page = ctx.new_page()
+    page.goto(f"{server}/?lang={lang}", wait_until="domcontentloaded")
+    page.locator('input[type="text"]').first.wait_for(timeout=90_000)
+    page.locator('input[type="text"]').first.fill(user_id)
+    page.locator('input[type="password"]').first.fill(password)
+    page.locator('[data-testid="stFormSubmitButton"] button').click()
+    page.locator('[data-testid="stSidebarNav"] a').first.wait_for(timeout=90_000)
+    _settle(page)
+    return ctx, page
+
+
+_ROW_TICKED = """(i) => document.querySelector(
+    `[data-testid="stDataFrame"] tbody tr[aria-rowindex="${i + 2}"]`)?.getAttribute('aria-selected')"""
+_ROW_ACCOUNT = """(i) => document.querySelector(
+    `[data-testid="stDataFrame"] [data-testid="glide-cell-1-${i}"]`)?.innerText"""
+
+
+def _tick(page, row: int) -> None:
+    """Click the row's selection box in the first table (the grid is a canvas: 35 px rows
+    under a 35 px header, the boxes in the leftmost column)."""
+    box = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 * row + 17)
+    _settle(page)
+
+
+def test_ticks_on_retention_do_not_move_to_other_orders_when_a_filter_changes(server, browser):
+    """Issue 12's bulk-assign case in the browser: a lead ticks two work orders, then picks a
+    warning filter. The ticks are not carried over to whichever orders now sit in those rows:
+    the table shows none ticked, Assign is disabled and a notice says why. Ticking two rows of
+    the filtered list and assigning moves exactly those two orders."""
+    from valuation import access
+    from valuation import warnings as W
+    from valuation.store import Store
+
+    ctx, page = _sign_in(browser, server, "lead01", "demo-lead01")
+    try:
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Retention").click()
+        page.locator("h1").first.wait_for(timeout=90_000)
+        _settle(page)
+        assign = page.locator('[data-testid="stButton"] button', has_text="Assign").last
+        assert not assign.is_enabled()
+        _tick(page, 0)
+        _tick(page, 1)
+        assert [page.evaluate(_ROW_TICKED, i) for i in range(3)] == ["true", "true", "false"]
+        assert assign.is_enabled()
+
+        page.locator('[data-testid="stMultiSelect"]').first.click()
+        options = page.get_by_role("option")
+        options.nth(options.count() - 1).click()  # the last warning: another, shorter list
+        page.keyboard.press("Escape")
+        _settle(page)
+        _no_exception(page, "retention after a filter change")
+        assert [page.evaluate(_ROW_TICKED, i) for i in range(2)] == ["false", "false"]
+        assert not assign.is_enabled()
+        notices = " ".join(page.locator('[data-testid="stAlert"]').all_inner_texts())
+        assert "nothing was assigned" in notices
+
+        with Store(server.db) as s:
+            lead = access.get_user(s, "lead01")
+            before = W.open_orders(s, lead).set_index("work_order_id")
+        _tick(page, 0)
+        _tick(page, 1)
+        ticked = [page.evaluate(_ROW_ACCOUNT, i) for i in range(2)]
+        assign.click()
+        _settle(page)
+        _no_exception(page, "retention after assign")
+        with Store(server.db) as s:
+            after = W.open_orders(s, lead).set_index("work_order_id")
+        moved = after[after["version"] != before["version"].reindex(after.index)]
+        assert sorted(moved["account_id"]) == sorted(ticked), (moved, ticked)
+        assert len(moved) == 2 and moved["assignee_id"].nunique() == 1
+        with Store(server.db) as s:
+            who = access.get_user(s, moved["assignee_id"].iloc[0])
+        assert who.role == "account_manager" and who.team_id == lead.team_id
+        page.screenshot(path=str(SHOTS / "lead-en-retention-ticks.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+HOSTILE = ('**bold** ![x](http://127.0.0.1:9/md.png) <img src="http://127.0.0.1:9/html.png"> '
+           '[click](http://evil.example/) $\\frac{1}{2}$ :red[red] 恶意名称')
+
+
+def test_markup_in_an_imported_name_is_shown_as_text_in_the_browser(server, browser, tmp_path):
+    """An account renamed by a merge import to Markdown, HTML, LaTeX and a remote image: on
+    the Account page, in the picker and on My work the name reads literally; the browser
+    loads nothing from the name, shows no link, image, bold or formula made from it."""
+    import pandas as pd
+
+    db = str(server.db)
+    out = tmp_path / "export"
+    _cli("export", "--db", db, "--out", str(out), "--format", "csv")
+    accounts = pd.read_csv(out / "accounts.csv", dtype=str, keep_default_na=False)
+    mine = accounts[accounts["owner_id"] == "am01"].iloc[[0]].copy()
+    account_id = mine["account_id"].iloc[0]
+    mine["name"] = HOSTILE
+    if "name_en" in mine.columns:
+        mine["name_en"] = HOSTILE
+    part = tmp_path / "part"
+    part.mkdir()
+    mine.to_csv(part / "accounts.csv", index=False)
+    _cli("import", "--db", db, "--merge", str(part))
+
+    ctx, page = _sign_in(browser, server, "am01", "demo-am01", "zh")
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the import's analysis may still be building: the page shows it when ready
+            page.goto(f"{server}/account?account={account_id}", wait_until="domcontentloaded")
+            page.locator("h1").first.wait_for(timeout=90_000)
+            _settle(page)
+            if "恶意名称" in page.locator('[data-testid="stMainBlockContainer"]').inner_text():
+                break
+            assert time.monotonic() < deadline, "the renamed account never showed"
+            page.wait_for_timeout(1000)
+        _no_exception(page, "account with a hostile name")
+        main = page.locator('[data-testid="stMainBlockContainer"]')
+        header = page.locator("h2").first.inner_text()
+        # reads as typed; a zero-width space after "http:" keeps the Markdown from linking it
+        assert header.strip().replace("\u200b", "") == HOSTILE, header
+        picker = page.locator('[data-testid="stSelectbox"]').first.evaluate(
+            "e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')")
+        assert HOSTILE in picker.replace("\u200b", ""), picker
+        for selector in ('img[src*="127.0.0.1:9"]', 'a[href*="evil.example"]', ".katex",
+                         "strong", '[data-testid="stMarkdownColoredText"]'):
+            hits = main.locator(selector)
+            texts = hits.all_inner_texts()
+            assert not any(t in HOSTILE for t in texts if t), (selector, texts)
+            assert not (selector.startswith(("img", "a[")) and hits.count()), selector
+        page.screenshot(path=str(SHOTS / "am-zh-hostile-name.png"), full_page=True)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="我的工单").click()
+        page.locator("h1").first.wait_for(timeout=90_000)
+        _settle(page)
+        _no_exception(page, "my work with a hostile name")
+        assert main.locator('img[src*="127.0.0.1:9"], a[href*="evil.example"]').count() == 0
+        assert not [u for u in fetched if "127.0.0.1:9" in u or "evil.example" in u], fetched
+    finally:
+        ctx.close()
