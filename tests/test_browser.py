@@ -3,6 +3,7 @@ open every page, find no exception, keep screenshots (artifacts/screenshots)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -116,8 +117,6 @@ def test_commands_run_while_the_app_serves_and_the_page_shows_the_new_data(serve
     password, takes a snapshot, runs the jobs and reads the database's info from the command
     line: every command succeeds (no lock), and the open page shows the new data version on
     its next rerun, no restart."""
-    import json
-
     db = str(server.db)
     ctx = browser.new_context(viewport={"width": 1440, "height": 1200}, locale="en-US")
     page = ctx.new_page()
@@ -298,5 +297,69 @@ def test_markup_in_an_imported_name_is_shown_as_text_in_the_browser(server, brow
         _no_exception(page, "my work with a hostile name")
         assert main.locator('img[src*="127.0.0.1:9"], a[href*="evil.example"]').count() == 0
         assert not [u for u in fetched if "127.0.0.1:9" in u or "evil.example" in u], fetched
+    finally:
+        ctx.close()
+
+
+def test_backup_and_restore_while_the_app_serves_a_signed_in_session(server, browser, tmp_path):
+    """The restore drill beside a real server: an account manager is signed in on an account
+    with a plan; `valuation backup` runs; a later plan and a renamed account follow; `valuation
+    restore` brings the backup back. The open session keeps working (no restart, no sign-in
+    again) and the page shows the backed-up plan and name, not the later ones."""
+    import pandas as pd
+
+    from valuation import planning
+    from valuation.store import Store
+
+    db = str(server.db)
+    out = tmp_path / "export"
+    _cli("export", "--db", db, "--out", str(out), "--format", "csv")
+    accounts = pd.read_csv(out / "accounts.csv", dtype=str, keep_default_na=False)
+    row = accounts[accounts["owner_id"] == "am01"].iloc[[1]].copy()
+    account_id, name = row["account_id"].iloc[0], row["name"].iloc[0]
+    with Store(db) as s:
+        planning.save_plan(s, {"account_id": account_id, "objective": "retain",
+                               "note": "kept by the backup"}, user="am01")
+
+    def shown() -> str:
+        page.goto(f"{server}/account?account={account_id}", wait_until="domcontentloaded")
+        page.locator("h2").first.wait_for(timeout=90_000)
+        _settle(page)
+        _no_exception(page, "account during the restore drill")
+        tables = page.evaluate("""() => [...document.querySelectorAll(
+            '[data-testid="stDataFrame"] table')].map(t => t.textContent).join(' ')""")
+        return page.locator("h2").first.inner_text() + " " + tables
+
+    ctx, page = _sign_in(browser, server, "am01", "demo-am01", "zh")
+    try:
+        assert "kept by the backup" in shown()
+        backup = tmp_path / "drill.zip"
+        assert "backup" in _cli("backup", "--db", db, "--out", str(backup)).lower()
+        version = json.loads(_cli("info", "--db", db))["data_version"]
+        with Store(db) as s:
+            planning.save_plan(s, {"account_id": account_id, "objective": "grow_share",
+                                   "note": "written after the backup"}, user="am01")
+        row["name"] = "Renamed after the backup"
+        part = tmp_path / "part"
+        part.mkdir()
+        row.to_csv(part / "accounts.csv", index=False)
+        _cli("import", "--db", db, "--merge", str(part))
+        assert json.loads(_cli("info", "--db", db))["data_version"] != version
+        deadline = time.monotonic() + 120
+        while "Renamed after the backup" not in (now := shown()):
+            assert time.monotonic() < deadline, now
+            page.wait_for_timeout(1000)
+        assert "written after the backup" in now
+
+        assert "restored from" in _cli("restore", "--db", db, str(backup))
+        assert json.loads(_cli("info", "--db", db))["data_version"] == version
+        deadline = time.monotonic() + 120
+        while "Renamed after the backup" in (now := shown()):
+            assert time.monotonic() < deadline, now
+            page.wait_for_timeout(1000)
+        assert name in now and "kept by the backup" in now
+        assert "written after the backup" not in now
+        assert page.locator('[data-testid="stSidebarNav"] a').count() == 4  # still signed in
+        page.screenshot(path=str(SHOTS / "am-zh-after-restore.png"), full_page=True)
     finally:
         ctx.close()
