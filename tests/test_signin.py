@@ -169,6 +169,54 @@ def test_the_count_is_shared_by_every_process_through_the_app_database(store):
     assert refused.locked_until is not None
 
 
+def test_ids_nobody_has_do_not_pile_up_and_old_failures_are_forgotten(store):
+    """Every typed ID gets a row, so a spray of made-up IDs would grow the table forever:
+    rows whose last failure is older than ``memory`` (and not locked) are removed by the next
+    attempt, and their count starts afresh; a lock in force outlives the memory."""
+    policy = signin.Policy(lockout=timedelta(hours=48), backoff_seconds=0)
+    rows = lambda: store.query("SELECT login_id, failures FROM signin_attempts")  # noqa: E731
+    for i in range(40):
+        signin.attempt(store, f"junk{i:03d}", "x", policy=policy, now=T0)
+    for i in range(5):  # am1 locked until T0 + 48 h
+        signin.attempt(store, "am1", "wrong", policy=policy, now=T0 + timedelta(minutes=i))
+    signin.attempt(store, "lead1", "wrong", policy=policy, now=T0 + timedelta(hours=2))
+    assert len(rows()) == 42
+    later = T0 + timedelta(hours=24, minutes=30)  # junk older than 24 h, lead1's 22.5 h old
+    signin.attempt(store, "lead2", "wrong", policy=policy, now=later)
+    left = rows().set_index("login_id")["failures"].to_dict()
+    assert left == {"am1": 5, "lead1": 1, "lead2": 1}
+    locked = signin.attempt(store, "am1", PASSWORD, policy=policy, now=later)
+    assert locked.user is None and locked.locked_until == T0 + timedelta(minutes=4, hours=48)
+    # four failures, then a day of quiet: the next four do not lock (counting starts afresh)
+    for i in range(1, 4):
+        signin.attempt(store, "lead2", "wrong", policy=policy, now=later + timedelta(minutes=i))
+    assert rows().set_index("login_id").at["lead2", "failures"] == 4
+    quiet = later + timedelta(hours=25)  # am1's lock ran out too, and its failures are old
+    for i in range(4):
+        out = signin.attempt(store, "lead2", "wrong", policy=policy,
+                             now=quiet + timedelta(minutes=i))
+        assert out.locked_until is None
+    assert rows().set_index("login_id")["failures"].to_dict() == {"lead2": 4}
+    assert signin.prune(store, policy=policy, now=quiet + timedelta(days=3)) == (1, 0)
+    assert rows().empty
+
+
+def test_ended_sessions_are_removed_and_live_ones_kept(store):
+    first = _signed_in(store)
+    signin.sign_out(store, "am1", first.token, now=T0 + timedelta(minutes=5))
+    second = _signed_in(store, now=T0 + timedelta(hours=20))  # its attempt pruned nothing
+    assert len(store.query("SELECT token_hash FROM signin_sessions")) == 2
+    # 36 h on: the first was revoked 36 h ago (past the memory), the second expired 4 h ago
+    # (kept for now); the next sign-in's attempt prunes the same way
+    assert signin.prune(store, policy=POLICY, now=T0 + timedelta(hours=36)) == (0, 1)
+    third = _signed_in(store, now=T0 + timedelta(hours=36))
+    left = set(store.query("SELECT token_hash FROM signin_sessions")["token_hash"])
+    assert left == {signin._digest(second.token), signin._digest(third.token)}
+    assert signin.restore(store, third.cookie, policy=POLICY,
+                          now=T0 + timedelta(hours=36, minutes=1)) is not None
+    assert (store.audit_entries()["action"] == "sign_out").sum() == 1  # history is kept
+
+
 def test_policy_comes_from_the_settings():
     from valuation.config import load_settings, parse_settings
 

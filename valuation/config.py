@@ -107,6 +107,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "auth.idle_timeout_minutes": (
         30, "A session idle this long is signed out; the reload cookie expires with it."),
     "auth.session_hours": (12, "A session restored from its cookie lasts at most this long."),
+    "auth.failure_memory_hours": (
+        24, "Failures older than this (and no lock in force) are forgotten: their count starts "
+            "afresh and the row is removed, so IDs nobody has do not pile up."),
     # Calibration of the loyalty and competitor weights to churn history
     "calibration.horizon_months": (
         12, "Calibration label: the account churns within this many months of a month end."),
@@ -400,7 +403,7 @@ def _validate(s: Settings) -> None:
         if not 0 <= s.get(k) <= 100:
             raise SettingsError(f"{k}: must be between 0 and 100")
     for k in ("auth.max_failures", "auth.lockout_minutes", "auth.idle_timeout_minutes",
-              "auth.session_hours"):
+              "auth.session_hours", "auth.failure_memory_hours"):
         if s.get(k) < 1:
             raise SettingsError(f"{k}: at least 1")
     if s.get("auth.backoff_seconds") < 0:

@@ -526,7 +526,7 @@ APP_TABLES: tuple[Table, ...] = (
         key=("login_id",),
         app_owned=True,
         help="Failed sign-ins in a row per typed user ID, shared by every server process; a "
-             "success removes the row.",
+             "success removes the row, and so does age (auth.failure_memory_hours).",
     ),
     Table(
         "signin_sessions",

@@ -35,7 +35,7 @@ from valuation.access import User, authenticate, get_user
 from valuation.appdb import Tx
 from valuation.store import ConflictError, Store
 
-__all__ = ["COOKIE", "Outcome", "Policy", "Restored", "attempt", "cookie_value",
+__all__ = ["COOKIE", "Outcome", "Policy", "Restored", "attempt", "cookie_value", "prune",
            "revoke_sessions", "restore", "sign_out", "touch", "utcnow"]
 
 COOKIE = "valuation_session"
@@ -53,13 +53,15 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class Policy:
     """The sign-in settings (``auth.*``): failures that lock, for how long, the wait between
-    attempts, idle timeout and the longest a restored session lasts."""
+    attempts, idle timeout, the longest a restored session lasts and how long failures are
+    remembered."""
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
     backoff_seconds: float = 1.0
     idle: timedelta = timedelta(minutes=30)
     lifetime: timedelta = timedelta(hours=12)
+    memory: timedelta = timedelta(hours=24)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
@@ -67,7 +69,8 @@ class Policy:
                    lockout=timedelta(minutes=float(settings.get("auth.lockout_minutes"))),
                    backoff_seconds=float(settings.get("auth.backoff_seconds")),
                    idle=timedelta(minutes=float(settings.get("auth.idle_timeout_minutes"))),
-                   lifetime=timedelta(hours=float(settings.get("auth.session_hours"))))
+                   lifetime=timedelta(hours=float(settings.get("auth.session_hours"))),
+                   memory=timedelta(hours=float(settings.get("auth.failure_memory_hours"))))
 
     def wait_after(self, failures: int) -> timedelta:
         """The wait before the next attempt after ``failures`` in a row: none after the first,
@@ -108,6 +111,7 @@ def attempt(store: Store, login_id: str, password: str, *, policy: Policy,
     now = now or utcnow()
     login = str(login_id).strip()[:_MAX_LOGIN]
     secret = _secret(store)  # before any transaction: creating it is a write of its own
+    prune(store, policy=policy, now=now)
     reserved = _reserve(store, login, policy, now)
     if isinstance(reserved, Outcome):
         return reserved
@@ -139,6 +143,28 @@ def attempt(store: Store, login_id: str, password: str, *, policy: Policy,
     return Outcome(None, locked_until=lock)
 
 
+def prune(store: Store, *, policy: Policy, now: datetime | None = None) -> tuple[int, int]:
+    """Remove what no longer counts: attempt rows whose last failure is older than
+    ``policy.memory`` and whose lock (if any) has run out, and session rows past their lifetime
+    or revoked longer than that ago (the audit log keeps their history). Typed IDs nobody has
+    cannot fill the table. Returns (attempt rows, session rows) removed."""
+    now = now or utcnow()
+    att = store.app.tables["signin_attempts"]
+    ses = store.app.tables["signin_sessions"]
+    forget = _iso(now - policy.memory)
+    with store.transaction() as tx:
+        gone = tx.execute(sa.delete(att).where(
+            att.c.last_failure_at < forget,
+            sa.or_(att.c.locked_until.is_(None), att.c.locked_until < _iso(now)))).rowcount
+        ended = tx.execute(sa.delete(ses).where(sa.or_(
+            ses.c.expires_at < forget, ses.c.revoked_at < forget))).rowcount
+        if gone:
+            tx.touched.add("signin_attempts")
+        if ended:
+            tx.touched.add("signin_sessions")
+    return int(gone or 0), int(ended or 0)
+
+
 def _reserve(store: Store, login: str, policy: Policy,
              now: datetime) -> Outcome | tuple[int, datetime | None]:
     """Count the attempt before its password is checked, in one transaction with the checks:
@@ -155,9 +181,9 @@ def _reserve(store: Store, login: str, policy: Policy,
                     _audit(store, tx, login, "sign_in_locked", "signin_attempts",
                            {"login_id": login}, {"locked_until": _iso(locked)})
                     return Outcome(None, locked_until=locked)
-                if locked is not None:
-                    failures = 0  # the lock ran out: counting starts afresh
                 last = _parse(row["last_failure_at"]) if row else None
+                if locked is not None or (last is not None and now >= last + policy.memory):
+                    failures = 0  # the lock ran out, or the failures are forgotten: afresh
                 wait = policy.wait_after(failures)
                 if last is not None and failures and now < last + wait:
                     _audit(store, tx, login, "sign_in_throttled", "signin_attempts",
