@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import state, widgets
 from ui.nav import require_page
-from ui.session import current_user, lang, tr
+from ui.session import current_user, fragment, lang, tr
 from valuation import charts, features, i18n, portfolio
 
 require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
@@ -28,7 +28,7 @@ c[3].metric(tr("kpi.churned_12m"), f"{kpi['churned_12m']:,.0f} · {widgets.pct(k
 c[4].metric(tr("kpi.arrears_rate"), widgets.pct(kpi["arrears_rate"]), help=tr("kpi.arrears_help"))
 
 
-@st.fragment
+@fragment
 def _explore() -> None:
     """Filters, map, trend and table: a filter change reruns this part only."""
     with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_list:"):

@@ -482,6 +482,47 @@ def test_a_page_checks_the_role_itself(demo_path, monkeypatch, page, user_id, st
     assert bool(at.title) != stopped  # a stopped page shows nothing of its own
 
 
+class _Rerun(Exception):
+    pass
+
+
+@pytest.mark.parametrize("case", ["live", "idle", "removed", "role", "signed_out"])
+def test_a_fragment_rerun_passes_the_session_checks_first(case, monkeypatch):
+    """A fragment's rerun does not run app.py: ``session.checked`` runs the checks itself. A
+    live session runs the fragment (and counts as activity); idle, removed, signed out or a
+    changed role give a whole-app rerun instead of the fragment's body."""
+    from ui import session
+
+    me = access.User("am1", "甲", "Jia", "account_manager", "T1")
+    changed = access.User("am1", "甲", "Jia", "sales_lead", "T1")
+    state = {"user": None if case == "signed_out" else me}
+    after = {"live": me, "idle": None, "removed": None, "role": changed, "signed_out": me}[case]
+    monkeypatch.setattr(session, "current_user", lambda: state["user"])
+    monkeypatch.setattr(session, "guard", lambda: after)
+    reruns: list[str] = []
+
+    def rerun(scope="app"):
+        reruns.append(scope)
+        raise _Rerun
+
+    monkeypatch.setattr(session.st, "rerun", rerun)
+    ran: list[int] = []
+    body = session.checked(lambda x: ran.append(x) or x)
+    if case == "live":
+        assert body(7) == 7 and ran == [7] and reruns == []
+    else:
+        with pytest.raises(_Rerun):
+            body(7)
+        assert ran == [] and reruns == ["app"]
+
+
+def test_every_fragment_is_made_with_the_session_checks():
+    for path in sorted([*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]):
+        text = path.read_text(encoding="utf-8")
+        assert "@st.fragment" not in text and "st.fragment(" not in text.replace(
+            "return st.fragment(checked(fn))", ""), path.name
+
+
 def test_every_page_file_calls_the_role_check():
     for path in sorted((ROOT / "pages").glob("*.py")):
         assert "\nrequire_page(__file__)" in path.read_text(encoding="utf-8"), path.name

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import state, widgets
-from ui.session import labeller, lang, tr
+from ui.session import fragment, labeller, lang, tr
 from ui.widgets import money
 from valuation import charts, history, i18n, planning, positioning
 from valuation import warnings as W
@@ -322,7 +322,7 @@ def bundle_section(account_id: str) -> None:
     what_if_panel(account_id, tuple(recs["product_id"].head(1)))
 
 
-@st.fragment
+@fragment
 def what_if_panel(account_id: str, suggested: tuple[str, ...] = ()) -> None:
     """Add or remove products and see the scores, tier, churn risk and lifetime value move:
     a change reruns this panel only, not the whole Account page."""

@@ -4,13 +4,19 @@ Every run of app.py calls :func:`guard` first: it restores a session from the br
 cookie after a reload, signs out a session idle longer than ``auth.idle_timeout_minutes``,
 re-reads the user from the users table (a removed user is signed out, a changed role or team
 holds at once) and notices a session revoked elsewhere. :func:`cookie_sync` then writes (or
-clears) the cookie from the page. The rules themselves live in :mod:`valuation.signin`.
+clears) the cookie from the page. A fragment's rerun does not run app.py, so every fragment is
+made with :func:`fragment`, which runs the same checks first: a click inside a fragment counts
+as activity, and one after the idle timeout (or a revocation, a removal, a role change) turns
+into a whole-app rerun that signs out or re-scopes. The rules themselves live in
+:mod:`valuation.signin`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,8 +27,8 @@ from valuation import i18n, signin
 from valuation.access import User, user_from_row
 from valuation.schema import enum_label
 
-__all__ = ["cookie_sync", "current_user", "guard", "labeller", "lang", "language_switch",
-           "policy", "sign_in_page", "sign_out", "tr"]
+__all__ = ["cookie_sync", "current_user", "fragment", "guard", "labeller", "lang",
+           "language_switch", "policy", "sign_in_page", "sign_out", "tr"]
 
 _LANGS = {"zh": "中文", "en": "English"}
 _TOKEN = "_auth_token"  # the session's token (its digest is the signin_sessions key)
@@ -140,6 +146,28 @@ def guard() -> User | None:
         st.session_state[_COOKIE] = cookie
         st.session_state[_TOUCHED] = now.timestamp()
     return fresh
+
+
+def checked(fn: Callable[..., object]) -> Callable[..., object]:
+    """``fn`` behind this session's checks (:func:`guard`): when the user is gone (idle, signed
+    out or revoked elsewhere, removed) or changed (role, team), the whole app reruns instead,
+    so the sign-in page or the new scope shows; otherwise ``fn`` runs."""
+
+    @functools.wraps(fn)
+    def run(*args: object, **kwargs: object) -> object:
+        before = current_user()
+        after = guard() if before is not None else None
+        if after is None or after != before:
+            st.rerun(scope="app")
+        return fn(*args, **kwargs)
+
+    return run
+
+
+def fragment(fn: Callable[..., object]) -> Callable[..., object]:
+    """``st.fragment`` whose every rerun passes this session's checks first (see
+    :func:`checked`): use it for every fragment of the app."""
+    return st.fragment(checked(fn))
 
 
 def _restore(pol: signin.Policy, now: datetime) -> None:
