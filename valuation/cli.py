@@ -169,6 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--status", action="store_true", help="show each job's last run")
     sp.add_argument("--json", action="store_true", help="print JSON only")
 
+    sp = cmd("digest", _digest, "E-mail the weekly digest: each account manager the new, "
+             "escalated and overdue work orders and the tier drops of their accounts, each "
+             "sales lead the team's summary; once per data version and week.")
+    db(sp)
+    sp.add_argument("--dry-run", action="store_true",
+                    help="print what would be sent (recipient, subject, body); send nothing")
+    sp.add_argument("--to", metavar="USER_ID", default=None, help="only this user's digest")
+    sp.add_argument("--lang", choices=["zh", "en"], default=None,
+                    help="language of the mails (default: the setting digest.default_lang)")
+    sp.add_argument("--force", action="store_true",
+                    help="send again to those already sent this data version's digest this week")
+
     sp = cmd("migrate", _migrate, "Upgrade a database to this version, keeping every row people "
              "wrote (safe while the app serves).")
     db(sp)
@@ -282,6 +294,33 @@ def _jobs(args: argparse.Namespace) -> int:
                 r["skipped"]
             print(f"{r['job']:<10} {'done' if r['ran'] else 'skipped'}: {what}")
     return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from valuation import digest
+
+    with _store(args) as s:
+        out = digest.run(s, dry_run=args.dry_run, to=args.to, lang=args.lang, force=args.force)
+    for o in out["outcomes"]:
+        who = f"{o['name']} ({o['user_id']})" + (f" <{o['email']}>" if o["email"] else "")
+        if args.dry_run and o["status"] == "would send":
+            d = o["digest"]
+            print(f"=== to: {who}\nsubject: {d.subject}\n\n{d.text}")
+    for o in out["outcomes"]:
+        who = f"{o['name']} ({o['user_id']})" + (f" <{o['email']}>" if o["email"] else "")
+        c = o["counts"]
+        what = "" if not c else (
+            f"new {c['new']}, escalated {c['escalated']}, overdue {c['overdue']}, "
+            + ("no earlier snapshot" if c["tier_drop"] is None else f"tier drops {c['tier_drop']}"))
+        detail = "; ".join(x for x in (what, o["detail"]) if x)
+        print(f"{o['status']:<10} {who}: {detail}")
+    n = {k: sum(o["status"] == k for o in out["outcomes"])
+         for k in ("sent", "would send", "skipped", "failed")}
+    print(f"digest of {out['as_of']} (week {out['week']}): "
+          + (f"{n['would send']} would be sent, nothing sent (dry run)" if args.dry_run
+             else f"{n['sent']} sent") + f", {n['skipped']} skipped, {n['failed']} failed",
+          file=sys.stderr)
+    return 1 if n["failed"] else 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

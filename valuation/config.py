@@ -121,6 +121,24 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "calibration.max_dates": (
         6, "Month ends the calibration fits on, the latest whose window closed before the one "
            "it validates on."),
+    # The weekly digest e-mail (valuation digest)
+    "digest.base_url": (
+        "http://localhost:8501", "Address of the app the digest links into (each account: "
+                                 "/account?account=ID)."),
+    "digest.default_lang": (
+        "zh", "Language of the digest e-mails, zh or en (users have no language of their own; "
+              "valuation digest --lang overrides it)."),
+    "digest.max_items": (
+        50, "Items listed per section of a digest e-mail; the rest are counted, with a link "
+            "to the app."),
+    "digest.smtp_host": ("localhost", "SMTP server the digest is sent through "
+                                      "(VALUATION_SMTP_HOST overrides it)."),
+    "digest.smtp_port": (25, "SMTP port (VALUATION_SMTP_PORT overrides it)."),
+    "digest.smtp_from": ("valuation@localhost", "Sender address of the digest."),
+    "digest.smtp_starttls": (False, "Upgrade the SMTP connection with STARTTLS before "
+                                    "signing in and sending."),
+    "digest.smtp_user": ("", "SMTP user to sign in as (empty: no sign-in); the password comes "
+                             "only from the environment, VALUATION_SMTP_PASSWORD."),
 }
 
 
@@ -408,6 +426,15 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{k}: at least 1")
     if s.get("auth.backoff_seconds") < 0:
         raise SettingsError("auth.backoff_seconds: 0 or more")
+    if s.get("digest.default_lang") not in ("zh", "en"):
+        raise SettingsError("digest.default_lang: zh or en")
+    port = s.get("digest.smtp_port")
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise SettingsError("digest.smtp_port: a whole number from 1 to 65535")
+    if not isinstance(s.get("digest.max_items"), int) or s.get("digest.max_items") < 1:
+        raise SettingsError("digest.max_items: a whole number, at least 1")
+    if not str(s.get("digest.base_url")).startswith(("http://", "https://")):
+        raise SettingsError("digest.base_url: an http:// or https:// address")
     if s.get("tiers.method") not in TIER_METHODS:
         raise SettingsError(f"tiers.method: one of {', '.join(TIER_METHODS)}")
     if s.get("tiers.basis") not in ("value", "composite"):

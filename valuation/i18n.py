@@ -820,6 +820,49 @@ STRINGS: dict[str, tuple[str, str]] = {
     "import.download_report": ("Download the report", "下载校验报告"),
     "import.history": ("Import history", "导入历史"),
     "import.version": ("Current data version: {version}", "当前数据版本:{version}"),
+    # The weekly digest e-mail (valuation/digest.py)
+    "digest.subject": ("Weekly digest {date}: {name}", "客户周报 {date}：{name}"),
+    "digest.subject_lead": ("Team weekly digest {date}: {team}", "团队周报 {date}：{team}"),
+    "digest.greeting": ("Hello {name},", "{name}，您好："),
+    "digest.intro": (
+        "Your accounts as of {date} (the date of the data).",
+        "以下是截至 {date}（数据日期）您所负责客户的情况。"),
+    "digest.intro_lead": (
+        "Your team {team} as of {date} (the date of the data).",
+        "以下是截至 {date}（数据日期）{team}的情况。"),
+    "digest.members": ("Per account manager", "按客户经理"),
+    "digest.member_counts": (
+        "{name}: {new} new, {escalated} escalated, {overdue} overdue, {tier} tier drops",
+        "{name}：新增 {new}，升级 {escalated}，逾期 {overdue}，层级下降 {tier}"),
+    "digest.col.manager": ("Account manager", "客户经理"),
+    "digest.col.new": ("New", "新增"),
+    "digest.col.escalated": ("Escalated", "升级"),
+    "digest.col.overdue": ("Overdue", "逾期"),
+    "digest.col.tier_drop": ("Tier drops", "层级下降"),
+    "digest.section.new": ("New work orders this week ({n})", "本周新增工单（{n}）"),
+    "digest.section.escalated": ("Escalated work orders ({n})", "已升级工单（{n}）"),
+    "digest.section.overdue": ("Overdue work orders ({n})", "逾期工单（{n}）"),
+    "digest.section.tier_drop": (
+        "Accounts whose tier dropped since {prev} ({n})", "自 {prev} 以来层级下降的客户（{n}）"),
+    "digest.no_snapshot": (
+        "Tier changes: there is no earlier score snapshot to compare with, so no tier drop can "
+        "be listed (snapshots are stored by `valuation jobs snapshot`).",
+        "层级变化：没有更早的评分快照可供比较，因此无法列出层级下降的客户"
+        "（评分快照由 `valuation jobs snapshot` 生成）。"),
+    "digest.none": ("None.", "无。"),
+    "digest.more": ("… and {n} more in the app: {url}", "……另有 {n} 项，请在系统中查看：{url}"),
+    "digest.due": ("due {date}", "{date} 到期"),
+    "digest.overdue_days": ("{days} days overdue", "已逾期 {days} 天"),
+    "digest.assignee": ("with {name}", "处理人 {name}"),
+    "digest.owner": ("account manager {name}", "客户经理 {name}"),
+    "digest.tier_change": ("{old} to {new}", "由 {old} 降至 {new}"),
+    "digest.note": ("note: {note}", "备注：{note}"),
+    "digest.unassigned": ("unassigned", "未分配"),
+    "digest.not_a_user": ("someone who is not a user", "非系统用户"),
+    "digest.open_app": ("Open the app: {url}", "打开系统：{url}"),
+    "digest.footer": (
+        "Sent by the account valuation toolkit; the figures are as of {date}.",
+        "本邮件由政企客户价值评估系统自动发送；数据截至 {date}。"),
 }
 
 _CITIES = {
