@@ -159,6 +159,43 @@ def test_backoff_waits_from_the_second_failure_and_a_refused_early_try_is_not_co
     assert signin.Policy(backoff_seconds=0).wait_after(4) == timedelta(0)
 
 
+def test_sign_ins_in_flight_at_once_do_not_throttle_each_other(store):
+    """Three attempts of one ID still being checked (counted, not yet failed) make nobody
+    wait: the right password then signs in at once. Only a confirmed failure starts the
+    backoff; the in-flight attempts still count toward the lock."""
+    for _ in range(3):
+        assert signin._reserve(store, "am1", POLICY, T0)[1] is None  # counted, in flight
+    assert signin.attempt(store, "am1", PASSWORD, policy=POLICY, now=T0).user is not None
+    for _ in range(4):
+        signin._reserve(store, "lead1", POLICY, T0)
+    out = signin.attempt(store, "lead1", "wrong", policy=POLICY, now=T0)  # the 5th: locks
+    assert out.locked_until == T0 + POLICY.lockout
+    # a confirmed failure does start the wait
+    _fail(store, "lead2", 2, step=timedelta(0))
+    assert signin.attempt(store, "lead2", "x", policy=POLICY, now=T0).retry_at is not None
+
+
+def test_one_person_signing_in_from_five_windows_at_once(store):
+    """Five threads (as five browser windows, each its own store) sign in the same user at
+    the same moment: every one gets in."""
+    import threading
+
+    got: list[object] = []
+    gate = threading.Barrier(5)
+
+    def one() -> None:
+        with Store(store.path, app_db=store.app.url) as s:
+            gate.wait()
+            got.append(signin.attempt(s, "am1", PASSWORD, policy=POLICY, now=T0).user)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 5 and all(u is not None for u in got), got
+
+
 def test_the_count_is_shared_by_every_process_through_the_app_database(store):
     """Two stores on one app database (as two server processes): failures add up."""
     _fail(store, "am1", 3)

@@ -821,8 +821,9 @@ def _app(args: argparse.Namespace) -> int:
         raise FileNotFoundError(missing_db_message(path))
     if demo:
         env["VALUATION_DEMO"] = "1"  # the server may fill this database with the demo
-    from valuation.appbench import app_script
+    from valuation.appbench import app_script, server_env
 
+    env = server_env(env)
     app = app_script()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--browser.gatherUsageStats", "false"]

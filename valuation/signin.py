@@ -4,7 +4,9 @@ Failed attempts are counted per typed user ID in the app database (``signin_atte
 every server process shares the count; an ID nobody has is counted and locked exactly like a
 real one, so the answers never tell whether a user exists. An attempt is counted *before* its
 password is checked (and the lock set when it reaches the limit), so attempts sent in parallel
-cannot slip past the limit; a success removes the row.
+cannot slip past the limit; a success removes the row. The backoff waits after a *confirmed*
+failure only, so one person's attempts in flight at once (two windows) do not throttle each
+other. Rows of IDs last tried longer ago than ``auth.failure_memory_hours`` are removed.
 
 A successful sign-in opens a session (``signin_sessions``): a random token whose SHA-256 is
 stored, handed to the browser as a cookie value ``v1.<token>.<expiry>.<HMAC>`` signed with a
@@ -133,6 +135,11 @@ def attempt(store: Store, login_id: str, password: str, *, policy: Policy,
                    {"user_id": user.user_id, "session": digest[:12]},
                    {"role": user.role, "team_id": user.team_id})
             return Outcome(user, cookie=_cookie(secret, token, now + policy.idle), token=token)
+        # the failure is confirmed: from now on the next attempt waits (backoff). Attempts still
+        # in flight are counted (toward the lock) but make nobody wait, so a person signing in
+        # from two windows at once is not throttled by their own success.
+        tx.execute(sa.update(att).where(att.c.login_id == login)
+                   .values(last_failure_at=_iso(now)))
         _audit(store, tx, login, "sign_in_failed", "signin_attempts", {"login_id": login},
                {"failures": failures})
         if lock is None:
@@ -144,7 +151,7 @@ def attempt(store: Store, login_id: str, password: str, *, policy: Policy,
 
 
 def prune(store: Store, *, policy: Policy, now: datetime | None = None) -> tuple[int, int]:
-    """Remove what no longer counts: attempt rows whose last failure is older than
+    """Remove what no longer counts: attempt rows whose last attempt is older than
     ``policy.memory`` and whose lock (if any) has run out, and session rows past their lifetime
     or revoked longer than that ago (the audit log keeps their history). Typed IDs nobody has
     cannot fill the table. Returns (attempt rows, session rows) removed."""
@@ -154,7 +161,7 @@ def prune(store: Store, *, policy: Policy, now: datetime | None = None) -> tuple
     forget = _iso(now - policy.memory)
     with store.transaction() as tx:
         gone = tx.execute(sa.delete(att).where(
-            att.c.last_failure_at < forget,
+            att.c.updated_at < forget,
             sa.or_(att.c.locked_until.is_(None), att.c.locked_until < _iso(now)))).rowcount
         ended = tx.execute(sa.delete(ses).where(sa.or_(
             ses.c.expires_at < forget, ses.c.revoked_at < forget))).rowcount
@@ -182,7 +189,8 @@ def _reserve(store: Store, login: str, policy: Policy,
                            {"login_id": login}, {"locked_until": _iso(locked)})
                     return Outcome(None, locked_until=locked)
                 last = _parse(row["last_failure_at"]) if row else None
-                if locked is not None or (last is not None and now >= last + policy.memory):
+                seen = _parse(row["updated_at"]) if row else None
+                if locked is not None or (seen is not None and now >= seen + policy.memory):
                     failures = 0  # the lock ran out, or the failures are forgotten: afresh
                 wait = policy.wait_after(failures)
                 if last is not None and failures and now < last + wait:
@@ -191,8 +199,7 @@ def _reserve(store: Store, login: str, policy: Policy,
                     return Outcome(None, retry_at=last + wait)
                 failures += 1
                 lock = now + policy.lockout if failures >= policy.max_failures else None
-                values = {"failures": failures, "last_failure_at": _iso(now),
-                          "locked_until": _iso(lock) if lock else None,
+                values = {"failures": failures, "locked_until": _iso(lock) if lock else None,
                           "updated_at": _iso(now), "updated_by": "system"}
                 if row is None:
                     tx.execute(sa.insert(att).values(login_id=login, version=1, **values))
