@@ -515,3 +515,47 @@ def test_parent_cycle_refused_via_the_cli_with_the_database_unchanged(demo_db: P
     assert _sha(demo_db) == before
     with Store(demo_db) as s:
         assert s.data_version == version
+
+
+def test_page_runs_are_admitted_a_few_at_a_time_and_released_however_they_end() -> None:
+    """Ten sessions' runs through a gate of two: never more than two inside at once, all ten
+    done; a run that ends by a rerun or stop (BaseException) gives its slot back."""
+    import threading
+
+    from ui.guard import admitted, concurrent_runs
+
+    gate = threading.BoundedSemaphore(2)
+    inside, most, lock = [0], [0], threading.Lock()
+    both_in = threading.Barrier(2, timeout=30)
+    done: list[int] = []
+
+    def run(i: int) -> None:
+        with admitted(gate):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            if i < 2:
+                both_in.wait()  # the first two meet inside: two at once is reached
+            with lock:
+                inside[0] -= 1
+            done.append(i)
+
+    first = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in first:
+        t.start()
+    rest = [threading.Thread(target=run, args=(i,)) for i in range(2, 10)]
+    for t in rest:
+        t.start()
+    for t in first + rest:
+        t.join(timeout=60)
+    assert sorted(done) == list(range(10)) and most[0] == 2
+
+    class Stop(BaseException):
+        pass
+
+    with pytest.raises(Stop):
+        with admitted(gate):
+            raise Stop
+    assert gate.acquire(blocking=False) and gate.acquire(blocking=False)  # both slots free
+    gate.release(), gate.release()
+    assert concurrent_runs() >= 1

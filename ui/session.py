@@ -159,9 +159,23 @@ def checked(fn: Callable[..., object]) -> Callable[..., object]:
         after = guard() if before is not None else None
         if after is None or after != before:
             st.rerun(scope="app")
+        if _in_fragment_rerun():
+            from ui.guard import admitted
+
+            with admitted():  # a fragment's own rerun takes a page-run slot like a page
+                return fn(*args, **kwargs)
         return fn(*args, **kwargs)
 
     return run
+
+
+def _in_fragment_rerun() -> bool:
+    """True when this script run reruns fragments only (app.py did not run: no page-run slot
+    is held); False in a full run, where the fragment runs inside the page's slot."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 def fragment(fn: Callable[..., object]) -> Callable[..., object]:
