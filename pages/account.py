@@ -1,4 +1,5 @@
-"""Account: one account's profile, group links, holdings, bills, contracts and interactions."""
+"""Account: how valuable, how at risk and what next at a glance; then, one tab at a time,
+valuation, retention and plan, products and cross-sell, profile and history."""
 
 from datetime import date
 
@@ -76,56 +77,77 @@ m[2].metric(tr("col.competitor_products"), f"{row['competitor_products']}")
 m[3].metric(tr("col.share_of_wallet"), widgets.pct(row["share_of_wallet"]))
 m[4].metric(tr("col.arrears_3m"), widgets.money(row["arrears_3m"]))
 
-panels.valuation_section(account_id)
-panels.retention_section(account_id, user)
-panels.bundle_section(account_id)
+panels.at_a_glance(account_id, row)
 
-left, right = st.columns([1, 1])
-with left:
-    st.subheader(tr("account.profile"))
-    st.dataframe(i18n.profile_table(a, L), hide_index=True, width="stretch")
-    if pd.notna(a["parent_account_id"]):
-        st.markdown(tr("account.parent"))
-        pname = a["parent_name"] if L == "zh" else a["parent_name_en"]
-        if str(a["parent_account_id"]) in index.ids:
-            if st.button(widgets.plain(f"{pname} · {a['parent_account_id']}"), key="go_parent"):
-                widgets.open_account(a["parent_account_id"])
-        else:
-            st.caption(widgets.plain(f"{pname} · {a['parent_account_id']}")
-                       + f" ({tr('account.outside_scope')})")
-    if not d["branches"].empty:
-        st.markdown(tr("account.branches", n=len(d["branches"])))
-        b = d["branches"]
-        b_vis = b[b["account_id"].astype(str).isin(index.ids)]
-        b_names = dict(zip(b_vis["account_id"], b_vis["name"] if L == "zh" else
-                           b_vis["name_en"].fillna(b_vis["name"]), strict=True))
-        pick = st.selectbox(tr("account.open_branch"), b_vis["account_id"], index=None,
-                            format_func=lambda x: f"{b_names.get(x) or x} · {x}", key="go_branch")
-        if pick:
-            widgets.open_account(pick)
-        if len(b_vis) < len(b):
-            st.caption(tr("account.branches_hidden", n=len(b) - len(b_vis)))
-with right:
-    st.altair_chart(charts.holdings_chart(d["holdings"], L), width="stretch")
-    st.altair_chart(charts.account_bills_chart(d["bills"], L), width="stretch")
 
-st.subheader(tr("account.holdings"))
-st.dataframe(i18n.holdings_table(d["holdings"], L), hide_index=True, width="stretch",
-             column_config=widgets.detail_config())
+def _profile() -> None:
+    """Profile, group links, holdings and bills, contracts and interactions."""
+    left, right = st.columns([1, 1])
+    with left:
+        st.subheader(tr("account.profile"))
+        st.dataframe(i18n.profile_table(a, L), hide_index=True, width="stretch")
+        if pd.notna(a["parent_account_id"]):
+            st.markdown(tr("account.parent"))
+            pname = a["parent_name"] if L == "zh" else a["parent_name_en"]
+            if str(a["parent_account_id"]) in index.ids:
+                if st.button(widgets.plain(f"{pname} · {a['parent_account_id']}"),
+                             key="go_parent"):
+                    widgets.open_account(a["parent_account_id"])
+            else:
+                st.caption(widgets.plain(f"{pname} · {a['parent_account_id']}")
+                           + f" ({tr('account.outside_scope')})")
+        if not d["branches"].empty:
+            st.markdown(tr("account.branches", n=len(d["branches"])))
+            b = d["branches"]
+            b_vis = b[b["account_id"].astype(str).isin(index.ids)]
+            b_names = dict(zip(b_vis["account_id"], b_vis["name"] if L == "zh" else
+                               b_vis["name_en"].fillna(b_vis["name"]), strict=True))
+            pick = st.selectbox(tr("account.open_branch"), b_vis["account_id"], index=None,
+                                format_func=lambda x: f"{b_names.get(x) or x} · {x}", key="go_branch")
+            if pick:
+                widgets.open_account(pick)
+            if len(b_vis) < len(b):
+                st.caption(tr("account.branches_hidden", n=len(b) - len(b_vis)))
+    with right:
+        st.altair_chart(charts.holdings_chart(d["holdings"], L), width="stretch")
+        st.altair_chart(charts.account_bills_chart(d["bills"], L), width="stretch")
 
-c1, c2 = st.columns(2)
-with c1:
-    st.subheader(tr("account.contracts"))
-    ct = d["contracts"].copy()
-    months = state.analysis().settings.get("warnings.w4_contract_months")
-    ends = pd.to_datetime(ct["end_date"])
-    soon = ends.between(pd.Timestamp(as_of), pd.Timestamp(as_of) + pd.DateOffset(months=months))
-    ct.insert(0, tr("col.ending_soon"), soon.map({True: "⚠️", False: ""}))
-    ct["contract_type"] = ct["contract_type"].map(lambda v: i18n.enum("contract_type", v, L))
-    st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch",
+    st.subheader(tr("account.holdings"))
+    st.dataframe(i18n.holdings_table(d["holdings"], L), hide_index=True, width="stretch",
                  column_config=widgets.detail_config())
-with c2:
-    st.subheader(tr("account.interactions"))
-    it = d["interactions"].copy()
-    it["kind"] = it["kind"].map(lambda v: i18n.enum("interaction_kind", v, L))
-    st.dataframe(i18n.headers(it, L), hide_index=True, width="stretch", height=300)
+
+    c1, c2 = st.columns(2)
+    with c1:
+        st.subheader(tr("account.contracts"))
+        ct = d["contracts"].copy()
+        months = state.analysis().settings.get("warnings.w4_contract_months")
+        ends = pd.to_datetime(ct["end_date"])
+        soon = ends.between(pd.Timestamp(as_of), pd.Timestamp(as_of) + pd.DateOffset(months=months))
+        ct.insert(0, tr("col.ending_soon"), soon.map({True: "⚠️", False: ""}))
+        ct["contract_type"] = ct["contract_type"].map(lambda v: i18n.enum("contract_type", v, L))
+        st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch",
+                     column_config=widgets.detail_config())
+    with c2:
+        st.subheader(tr("account.interactions"))
+        it = d["interactions"].copy()
+        it["kind"] = it["kind"].map(lambda v: i18n.enum("interaction_kind", v, L))
+        st.dataframe(i18n.headers(it, L), hide_index=True, width="stretch", height=300)
+
+
+# The first question (how valuable, how at risk, what next) is answered above; the rest is one
+# click away, and only the open tab runs (a lazy tab: the others cost nothing on a rerun).
+TABS = ("account.tab_valuation", "account.tab_retention", "account.tab_products",
+        "account.tab_profile")
+tabs = st.tabs([tr(t) for t in TABS], key="acc_tab", on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        panels.valuation_section(account_id)
+if tabs[1].open:
+    with tabs[1]:
+        panels.retention_section(account_id, user)
+if tabs[2].open:
+    with tabs[2]:
+        panels.bundle_section(account_id)
+if tabs[3].open:
+    with tabs[3]:
+        _profile()

@@ -40,90 +40,100 @@ k[2].metric(tr("retention.value_at_risk"), widgets.money(float(plan["value_at_ri
 k[3].metric(tr("retention.fits"), f"{int(plan['fits'].sum()):,} / {len(plan):,}")
 
 pool_tab = user.role != "account_manager"
+# Lazy tabs: only the open one runs on a rerun (the others' tables cost nothing meanwhile).
 tabs = st.tabs([tr("retention.queue"), tr("retention.capacity"), tr("retention.pipeline"),
                 tr("retention.counter"), tr("retention.by_owner"), tr("retention.churn"),
-                *([tr("retention.unassigned")] if pool_tab else [])])
-with tabs[0]:
-    if ranked.empty:
-        st.info(tr("retention.none"))
-    else:
-        ranked = R.queue_filter(ranked, names)
-        assigns = can_edit_accounts(user) and user.role != "account_manager"
-        if assigns:
-            st.caption(tr("retention.select_hint"))
-        note = widgets.capped_note(len(ranked))
-        if note:
-            st.caption(note)
-        # A selection is row positions, and Streamlit keeps positions across a data change:
-        # the table's key carries a digest of the orders (and versions) it shows, so a filter
-        # change, a new order or someone else's write gives a fresh, empty selection, and the
-        # positions read here always refer to the very rows the reader ticked.
-        visible = widgets.capped(ranked)
-        qkey = widgets.selection_key("ret_queue", visible, ["work_order_id", "version"])
-        st.session_state["ret_queue_key"] = qkey
-        event = st.dataframe(R.order_table(visible, names), hide_index=True, width="stretch",
-                             height=420, on_select="rerun" if assigns else "ignore",
-                             selection_mode="multi-row", key=qkey,
-                             column_config=R.order_config())
-        rows = [i for i in (event.selection.rows if assigns else []) if i < len(visible)]
-        before = st.session_state.get("ret_queue_ticked", ("", 0))
-        if before[0] != qkey and before[1]:
-            st.info(tr("retention.selection_cleared", n=before[1]))
-        st.session_state["ret_queue_ticked"] = (qkey, len(rows))
-        picked = visible.iloc[rows][["work_order_id", "version"]].astype({"version": int})
-        chosen = picked.astype({"work_order_id": str})
-        if assigns:
-            pool = users[users["role"] == "account_manager"]
-            if user.role == "sales_lead":
-                pool = pool[pool["team_id"] == user.team_id]
-            c1, c2 = st.columns([3, 1])
-            who = c1.selectbox(tr("retention.assign_to"), pool["user_id"].tolist(),
-                               format_func=lambda u: f"{names.get(u, u)} ({u})", key="ret_who")
-            if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
-                         type="primary", key="ret_assign") and not chosen.empty:
-                try:  # against the versions on screen: a stale selection changes nothing
-                    n = W.assign(store, chosen["work_order_id"].tolist(), who, user=user.user_id,
-                                 expected_versions=dict(zip(chosen["work_order_id"],
-                                                            chosen["version"].astype(int),
-                                                            strict=True)))
-                except (ConflictError, ValueError) as exc:
-                    st.error(tr("retention.assign_conflict", error=str(exc)))
-                else:
-                    widgets.flash(tr("retention.assigned", n=n,
-                                     who=widgets.plain(names.get(who, who))))
-                    st.rerun()
-        widgets.csv_download(lambda: R.order_table(ranked, names), "work-orders", key="ret_dl")
-with tabs[1]:
-    st.dataframe(R.capacity_table(planning.capacity_summary(plan), teams), hide_index=True,
-                 width="stretch")
-with tabs[2]:
-    months = st.segmented_control(tr("retention.pipeline"), [3, 6], default=3, key="ret_months",
-                                  format_func={m: tr("retention.months", m=m) for m in (3, 6)}.get) or 3
-    pipe = tables["pipeline"][months]
-    st.dataframe(R.pipeline_table(pipe), hide_index=True, width="stretch",
-                 column_config=widgets.detail_config())
-with tabs[3]:
-    counter = tables["counter"]
-    st.dataframe(R.counter_table(counter), hide_index=True, width="stretch")
-with tabs[4]:
-    if not plan.empty:
-        st.altair_chart(R.var_chart(plan, names, teams), width="content")
-with tabs[5]:
-    st.markdown(f"**{tr('retention.unflagged')}**")
-    st.caption(tr("retention.unflagged_help"))
-    unflagged = tables["unflagged"]
-    if unflagged.empty:
-        st.caption(tr("retention.unflagged_none"))
-    else:
-        st.dataframe(unflagged, hide_index=True, width="stretch", height=300,
-                     column_config=R.order_config())
-    left, right = st.columns([5, 4])
-    with left:
-        st.markdown(f"**{tr('survival.title')}**")
-        R.survival_view({b: state.survival_curves(b) for b in ("bundle", "tier")}, key="ret_surv")
-    with right:
-        st.markdown(f"**{tr('model.title')}**")
-        R.model_card_view(state.model_card())
-if pool_tab:
+                *([tr("retention.unassigned")] if pool_tab else [])],
+               key="ret_tab", on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        if ranked.empty:
+            st.info(tr("retention.none"))
+        else:
+            ranked = R.queue_filter(ranked, names)
+            assigns = can_edit_accounts(user) and user.role != "account_manager"
+            if assigns:
+                st.caption(tr("retention.select_hint"))
+            note = widgets.capped_note(len(ranked))
+            if note:
+                st.caption(note)
+            # A selection is row positions, and Streamlit keeps positions across a data change:
+            # the table's key carries a digest of the orders (and versions) it shows, so a filter
+            # change, a new order or someone else's write gives a fresh, empty selection, and the
+            # positions read here always refer to the very rows the reader ticked.
+            visible = widgets.capped(ranked)
+            qkey = widgets.selection_key("ret_queue", visible, ["work_order_id", "version"])
+            st.session_state["ret_queue_key"] = qkey
+            event = st.dataframe(R.order_table(visible, names), hide_index=True, width="stretch",
+                                 height=420, on_select="rerun" if assigns else "ignore",
+                                 selection_mode="multi-row", key=qkey,
+                                 column_config=R.order_config())
+            rows = [i for i in (event.selection.rows if assigns else []) if i < len(visible)]
+            before = st.session_state.get("ret_queue_ticked", ("", 0))
+            if before[0] != qkey and before[1]:
+                st.info(tr("retention.selection_cleared", n=before[1]))
+            st.session_state["ret_queue_ticked"] = (qkey, len(rows))
+            picked = visible.iloc[rows][["work_order_id", "version"]].astype({"version": int})
+            chosen = picked.astype({"work_order_id": str})
+            if assigns:
+                pool = users[users["role"] == "account_manager"]
+                if user.role == "sales_lead":
+                    pool = pool[pool["team_id"] == user.team_id]
+                c1, c2 = st.columns([3, 1])
+                who = c1.selectbox(tr("retention.assign_to"), pool["user_id"].tolist(),
+                                   format_func=lambda u: f"{names.get(u, u)} ({u})", key="ret_who")
+                if c2.button(tr("retention.assign"), disabled=chosen.empty or not who,
+                             type="primary", key="ret_assign") and not chosen.empty:
+                    try:  # against the versions on screen: a stale selection changes nothing
+                        seen = dict(zip(chosen["work_order_id"], chosen["version"].astype(int),
+                                        strict=True))
+                        n = W.assign(store, chosen["work_order_id"].tolist(), who,
+                                     user=user.user_id, expected_versions=seen)
+                    except (ConflictError, ValueError) as exc:
+                        st.error(tr("retention.assign_conflict", error=str(exc)))
+                    else:
+                        widgets.flash(tr("retention.assigned", n=n,
+                                         who=widgets.plain(names.get(who, who))))
+                        st.rerun()
+            widgets.csv_download(lambda: R.order_table(ranked, names), "work-orders", key="ret_dl")
+if tabs[1].open:
+    with tabs[1]:
+        st.dataframe(R.capacity_table(planning.capacity_summary(plan), teams), hide_index=True,
+                     width="stretch")
+if tabs[2].open:
+    with tabs[2]:
+        month_labels = {m: tr("retention.months", m=m) for m in (3, 6)}
+        months = st.segmented_control(tr("retention.pipeline"), [3, 6], default=3,
+                                      key="ret_months", format_func=month_labels.get) or 3
+        pipe = tables["pipeline"][months]
+        st.dataframe(R.pipeline_table(pipe), hide_index=True, width="stretch",
+                     column_config=widgets.detail_config())
+if tabs[3].open:
+    with tabs[3]:
+        counter = tables["counter"]
+        st.dataframe(R.counter_table(counter), hide_index=True, width="stretch")
+if tabs[4].open:
+    with tabs[4]:
+        if not plan.empty:
+            st.altair_chart(R.var_chart(plan, names, teams), width="content")
+if tabs[5].open:
+    with tabs[5]:
+        st.markdown(f"**{tr('retention.unflagged')}**")
+        st.caption(tr("retention.unflagged_help"))
+        unflagged = tables["unflagged"]
+        if unflagged.empty:
+            st.caption(tr("retention.unflagged_none"))
+        else:
+            st.dataframe(unflagged, hide_index=True, width="stretch", height=300,
+                         column_config=R.order_config())
+        left, right = st.columns([5, 4])
+        with left:
+            st.markdown(f"**{tr('survival.title')}**")
+            R.survival_view({b: state.survival_curves(b) for b in ("bundle", "tier")},
+                            key="ret_surv")
+        with right:
+            st.markdown(f"**{tr('model.title')}**")
+            R.model_card_view(state.model_card())
+if pool_tab and tabs[6].open:
     with tabs[6]:
         owners.unassigned_view(store, user, frame, users, names)

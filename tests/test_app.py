@@ -105,6 +105,14 @@ def test_account_manager_cannot_open_another_managers_account(demo_db):
     assert name not in _texts(at)
 
 
+def _account_tab(at: AppTest, tab: str, lang: str = "en") -> AppTest:
+    """Open one of the Account page's tabs (lazy: only the open one runs) on the next run."""
+    from valuation import i18n
+
+    at.session_state["acc_tab"] = i18n.t(f"account.tab_{tab}", lang)
+    return at
+
+
 def test_sales_lead_sees_team_accounts(demo_db):
     at = _signed_in("lead01", "en").run()
     at.switch_page("pages/account.py")
@@ -268,7 +276,7 @@ def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_pat
         at.run()
         at.switch_page("pages/account.py")
         at.query_params["account"] = acc
-        at.run()
+        _account_tab(at, "retention").run()
         assert not at.exception, at.exception
         at.selectbox(key="plan_objective").set_value("grow_share")
         at.text_input(key="plan_action").input("Propose cloud PBX with the renewal")
@@ -284,7 +292,7 @@ def test_account_manager_writes_a_plan_that_survives_reimport(demo_path, tmp_pat
         ex = _signed_in("exec01", "en")
         ex.switch_page("pages/account.py")
         ex.query_params["account"] = acc
-        ex.run()
+        _account_tab(ex, "retention").run()
         assert "Propose cloud PBX with the renewal" in str(
             [d.value for d in ex.dataframe])
         assert not ex.get("text_input") or "plan_action" not in [w.key for w in ex.text_input]
@@ -310,7 +318,7 @@ def test_a_plan_follows_a_suggestion_and_answers_a_work_order(demo_path, tmp_pat
         at = _signed_in("am01", "en")
         at.switch_page("pages/account.py")
         at.query_params["account"] = acc
-        at.run()
+        _account_tab(at, "retention").run()
         assert not at.exception, at.exception
         suggestions = [o for o in at.selectbox(key="plan_product").options if o != "–"]
         assert suggestions, "the account has cross-sell suggestions to follow"
@@ -342,7 +350,7 @@ def test_what_if_on_the_account_page_raises_loyalty(demo_db):
     at = _signed_in("am01", "en")
     at.switch_page("pages/account.py")
     at.query_params["account"] = acc
-    at.run()
+    _account_tab(at, "products").run()
     assert not at.exception, at.exception
     assert at.multiselect(key="wi_add").value, "the top suggestion is preselected"
     table = next(d.value for d in at.dataframe if "Today" in d.value.columns)
@@ -383,7 +391,7 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
         at = _signed_in("admin", "en")
         at.switch_page("pages/account.py")
         at.query_params["account"] = acc
-        at.run()
+        _account_tab(at, "retention").run()
         assert not at.exception, at.exception
         prob = next(m for m in at.metric if m.label == "Churn probability (6 months)")
         assert prob.value == "–" and "No churn model trained yet" in _texts(at)
@@ -406,7 +414,7 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
                                 (low, "Below the portfolio's churn rate")):
             at.switch_page("pages/account.py")
             at.query_params["account"] = account
-            at.run()
+            _account_tab(at, "retention").run()
             assert not at.exception, at.exception
             prob = next(m for m in at.metric if m.label == "Churn probability (6 months)")
             shown = risk.loc[account, "churn_probability"]
@@ -419,7 +427,9 @@ def test_admin_trains_the_churn_model_and_the_pages_use_it(demo_path, tmp_path):
             assert ltv.value != "–" and risk.loc[account, "lifetime_value"] > 0
 
         lead = _signed_in("lead01", "en")
-        lead.switch_page("pages/retention.py").run()
+        lead.switch_page("pages/retention.py")
+        lead.session_state["ret_tab"] = "Churn risk"  # a lazy tab: only the open one runs
+        lead.run()
         assert not lead.exception, lead.exception
         texts = _texts(lead)
         assert "Calibrated gradient boosting" in texts and "after 5 years of tenure" in texts

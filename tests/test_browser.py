@@ -332,6 +332,8 @@ def test_backup_and_restore_while_the_app_serves_a_signed_in_session(server, bro
         page.goto(f"{server}/account?account={account_id}", wait_until="domcontentloaded")
         page.locator("h2").first.wait_for(timeout=90_000)
         _settle(page)
+        page.get_by_role("tab", name="维系与计划").click()  # the plans are on this tab
+        _settle(page)
         _no_exception(page, "account during the restore drill")
         tables = page.evaluate("""() => [...document.querySelectorAll(
             '[data-testid="stDataFrame"] table')].map(t => t.textContent).join(' ')""")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from valuation import access, ingest
+from valuation import access, i18n, ingest
 from valuation.store import Store, copy_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,9 @@ def test_account_page_names_the_measures_it_could_not_use(wide_db):
 
 def test_lead_assigns_the_unassigned_pool_and_the_manager_sees_it(wide_db):
     at = _app("lead1", "en").run()
-    at.switch_page("pages/retention.py").run()
+    at.switch_page("pages/retention.py")
+    at.session_state["ret_tab"] = i18n.t("retention.unassigned", "en")  # lazy tabs
+    at.run()
     assert not at.exception
     assert "live accounts have no owner" in _texts(at)
     at.multiselect(key="own_tier").set_value(["A"]).run()
@@ -174,7 +176,9 @@ def test_a_cross_sectional_model_says_so_and_its_rules_are_read_against_history(
     os.environ["VALUATION_DB"] = str(db)
     try:
         at = _app("admin", "en").run()
-        at.switch_page("pages/retention.py").run()
+        at.switch_page("pages/retention.py")
+        at.session_state["ret_tab"] = i18n.t("retention.churn", "en")
+        at.run()
         assert not at.exception
         assert any("Cross-sectional" in str(w.value) for w in at.warning)
         assert "5-fold cross-validation" in _texts(at)

@@ -17,7 +17,51 @@ from valuation.pyramid import path_to_next_tier
 from valuation.scoring import explain
 from valuation.store import ConflictError
 
-__all__ = ["bundle_section", "churn_panel", "plan_editor", "retention_section", "valuation_section"]
+__all__ = ["at_a_glance", "bundle_section", "churn_panel", "plan_editor", "retention_section",
+           "valuation_section"]
+
+
+def at_a_glance(account_id: str, row: pd.Series) -> None:
+    """The account manager's first question in one row: how valuable (value score, tier and
+    what it is entitled to), how at risk (churn probability, value at risk), what is open
+    (work orders, the most urgent) and what to do next (the strategy's first action)."""
+    a = state.analysis()
+    L = lang()
+    settings = a.settings
+    risk = state.churn_scores()
+    orders = W.orders_for(state.store(), account_id)
+    open_orders = orders[~orders["status"].isin(W.FINAL)].sort_values("due_date", kind="stable")
+    c = st.columns([2, 2, 2, 3])
+    with c[0].container(border=True):
+        tier = settings.tier(row["tier"]) if isinstance(row["tier"], str) else None
+        st.metric(tr("col.value_score"), f"{row['value_score']:.1f}"
+                  + (f" · {tier.code}" if tier else ""), help=tr("help.value"))
+        st.caption(i18n.grade(row["value_grade"], L) + (f" · {tier.label(L)}" if tier else ""))
+    with c[1].container(border=True):
+        if account_id in risk.index:
+            r = risk.loc[account_id]
+            source = risk.attrs.get("risk_source", "none")
+            st.metric(tr("account.churn_risk"), _probability(float(r["churn_probability"])),
+                      help=tr("account.churn_probability",
+                              months=risk.attrs.get("horizon_months", 6))
+                      + ". " + tr(f"account.risk_source.{source}"))
+            st.caption(tr("account.revenue_at_risk") + " " + money(float(r["revenue_at_risk"])))
+        else:
+            st.metric(tr("account.churn_risk"), "–")
+            st.caption(tr("account.churn_not_live"))
+    with c[2].container(border=True):
+        st.metric(tr("retention.open_orders"), f"{len(open_orders):,}")
+        if open_orders.empty:
+            st.caption(tr("account.no_orders"))
+        else:
+            first = open_orders.iloc[0]
+            st.caption(widgets.plain(f"{i18n.rule(first['rule'], L)} · "
+                                     + tr("account.due", date=str(first["due_date"])[:10])))
+    with c[3].container(border=True):
+        st.markdown(f"**{tr('account.next_step')}: {i18n.strategy(row['strategy'], L)}**")
+        actions = positioning.actions(row["strategy"], row["approach"], row["lifecycle_stage"],
+                                      L)
+        st.caption(" · ".join(actions[:2]) if actions else i18n.strategy_help(row["strategy"], L))
 
 
 def valuation_section(account_id: str) -> None:
@@ -30,7 +74,6 @@ def valuation_section(account_id: str) -> None:
     idx = hit[0]
     row = a.frame.loc[idx]
     settings = a.settings
-    st.subheader(tr("account.valuation"))
     m = st.columns(5)
     for col, dim in zip(m[:3], ("value", "loyalty", "competitor"), strict=True):
         col.metric(tr(f"col.{dim}_score"), f"{row[f'{dim}_score']:.1f}",
@@ -90,7 +133,6 @@ def retention_section(account_id: str, user: User) -> None:
     and survival; the plan."""
     store = state.store()
     L = lang()
-    st.subheader(tr("account.retention"))
     left, right = st.columns([1, 1])
     with left:
         st.markdown(f"**{tr('account.orders')}**")
@@ -286,7 +328,6 @@ def bundle_section(account_id: str) -> None:
     b = state.bundle()
     L = lang()
     zh = L == "zh"
-    st.subheader(tr("bundle.account_title"))
     held = b.holdings.held(account_id)
     recs = state.recommendations_for(account_id)
     pname = b.products.set_index("product_id")["name" if zh else "name_en"].to_dict()
