@@ -353,7 +353,8 @@ def bundle_section(account_id: str) -> None:
             tr("col.family"): recs["family"].map(lambda f: i18n.enum("family", f, L)),
             tr("bundle.reason"): [
                 bundling.REASONS[r][1 if zh else 0]
-                + (f" ({pname.get(p, p)}, lift {x:.2f})" if isinstance(p, str) else "")
+                + (f" ({pname.get(p, p)}, {tr('bundle.lift', x=f'{x:.2f}')})"
+                   if isinstance(p, str) else "")
                 for r, p, x in zip(recs["reason_code"], recs["because_product"],
                                    recs["because_lift"].fillna(0), strict=True)],
             tr("bundle.loyalty_gain"): recs["loyalty_gain"].round(1),

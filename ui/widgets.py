@@ -32,14 +32,8 @@ def plain(text: object) -> str:
 
 
 def money(yuan: float) -> str:
-    """Yuan in the reader's convention: 万元 in Chinese, k / M in English."""
-    if yuan is None or (isinstance(yuan, float) and math.isnan(yuan)):
-        return "–"
-    if lang() == "zh":
-        return f"¥{yuan / 1e4:,.1f}万" if abs(yuan) >= 1e4 else f"¥{yuan:,.0f}"
-    if abs(yuan) >= 1e6:
-        return f"¥{yuan / 1e6:,.2f}M"
-    return f"¥{yuan / 1e3:,.1f}k" if abs(yuan) >= 1e3 else f"¥{yuan:,.0f}"
+    """Yuan in the reader's units (万 / 亿, k / M / B): :func:`valuation.i18n.money`."""
+    return i18n.money(yuan, lang())
 
 
 def pct(x: float, *, signed: bool = False) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import pandas as pd
 
@@ -17,6 +18,7 @@ __all__ = [
     "grade",
     "headers",
     "holdings_table",
+    "money",
     "profile_table",
     "rule",
     "stage",
@@ -57,7 +59,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "signin.wait": ("Please wait {seconds} s before trying again.", "请等待 {seconds} 秒后再试。"),
     "signin.idle": (
-        "You were signed out after {minutes} minutes without activity. Please sign in again.",
+        "You were signed out after {minutes} {minutes|minute|minutes} without activity. Please sign in again.",
         "您已超过 {minutes} 分钟未操作，已自动退出登录，请重新登录。",
     ),
     "signin.removed": (
@@ -93,9 +95,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "portfolio.title": ("Portfolio", "客户组合"),
     "portfolio.caption": ("Data as of {as_of} · {scope}", "数据截至 {as_of} · {scope}"),
     "portfolio.accounts": ("Accounts", "客户清单"),
-    "table.capped": ("The first {n} of {total} rows are shown; the download has them all.",
+    "table.capped": ("The first {n} of {total} {total|row|rows} are shown; the download has them all.",
                      "表中显示前 {n} 行（共 {total} 行）；下载文件包含全部。"),
-    "portfolio.count": ("{n:,} of {total:,} accounts shown", "显示 {n:,} / {total:,} 个客户"),
+    "portfolio.count": ("{n:,} of {total:,} {total|account|accounts} shown", "显示 {n:,} / {total:,} 个客户"),
     "portfolio.select_hint": (
         "Select a row to open the account.",
         "选中一行即可打开该客户视图。",
@@ -198,14 +200,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "account.branches": ("Branches: {n}", "下属分支:{n} 个"),
     "account.open_branch": ("Open a branch", "打开分支客户"),
     "account.branches_hidden": (
-        "{n} branches are owned outside your scope.",
+        "{n} {n|branch is|branches are} owned outside your scope.",
         "{n} 个分支不在您的权限范围内。",
     ),
     "account.holdings": ("Products held", "业务持有"),
     "account.contracts": ("Contracts", "协议"),
     "account.interactions": ("Interactions", "客户接触"),
     "account.valuation": ("Valuation", "价值评估"),
-    "account.entitlements": ("Repair SLA {sla} h · visit every {visit} days · dedicated agent: {agent}",
+    "account.entitlements": ("Repair SLA {sla} h · visit every {visit} {visit|day|days} · dedicated agent: {agent}",
                              "修障时限 {sla} 小时 · 每 {visit} 天拜访 · 专席服务:{agent}"),
     "account.influence_payment": ("Influence {i} · ability to pay {p}", "社会影响力 {i} · 支付能力 {p}"),
     "account.path": ("Path to the next tier", "晋级路径"),
@@ -309,9 +311,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cal.horizon": ("Churn within (months)", "离网观察期(月)"),
     "cal.run": ("Calibrate", "开始校准"),
     "cal.running": ("Rebuilding the month ends and fitting…", "正在重建各月末数据并拟合…"),
-    "cal.read": ("Churn within {h} month(s) after the month ends {first} … {last} ({n}).",
+    "cal.read": ("Churn within {h} {h|month|months} after the month ends {first} … {last} ({n}).",
                  "以月末 {first} … {last}(共 {n} 个)之后 {h} 个月内是否离网为标签。"),
-    "cal.accounts": ("{n} accounts at the latest month end", "最近月末 {n} 个客户"),
+    "cal.accounts": ("{n} {n|account|accounts} at the latest month end", "最近月末 {n} 个客户"),
     "cal.mode": ("Validation", "验证方式"),
     "cal.mode.time_split": ("time split", "时间切分"),
     "cal.mode.kfold": ("k-fold", "k 折交叉"),
@@ -414,7 +416,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "plan_status.dropped": ("Dropped", "已放弃"),
     "retention.only_escalated": ("Escalated only", "仅看已升级"),
     "retention.only_fits": ("Within this month's hours only", "仅看本月工时内"),
-    "retention.shown": ("{n} of {total} orders", "显示 {n} / {total} 张工单"),
+    "retention.shown": ("{n} of {total} {total|order|orders}", "显示 {n} / {total} 张工单"),
     "retention.churn": ("Churn risk", "离网风险"),
     "retention.unflagged": ("At risk with no open work order", "高风险但无未结工单"),
     "retention.unflagged_help": (
@@ -442,8 +444,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "ranked by the transparent rules.",
         "仅 {events} 个离网事件(少于 {min_events}):未训练模型,按透明规则排序。"),
     "model.trained": (
-        "Trained {at} on data as of {as_of}: {accounts} accounts at month ends {first} to "
-        "{last}, {events} churn events, churn within {months} month(s).",
+        "Trained {at} on data as of {as_of}: {accounts} {accounts|account|accounts} at month ends {first} to "
+        "{last}, {events} churn events, churn within {months} {months|month|months}.",
         "训练于 {at},数据截至 {as_of}:{accounts} 个客户,月末快照 {first} 至 {last},"
         "{events} 个离网事件,预测 {months} 个月内离网。"),
     "model.status.time_split": ("Tested on a later period than it learned from (time split).",
@@ -477,11 +479,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "model.ranker.rules": ("Rules only", "仅规则"),
     "model.lift": ("Lift, top 10%", "前10%提升度"),
     "model.validation": (
-        "Validated on later data than it learned from (as of {as_of}: {rows} accounts, "
+        "Validated on later data than it learned from (as of {as_of}: {rows} {rows|account|accounts}, "
         "{events} churned within the horizon).",
         "在晚于训练数据的时点验证(截至 {as_of}:{rows} 个客户,其中 {events} 个在预测期内离网)。"),
     "model.validation_cv": (
-        "Validated by 5-fold cross-validation on {as_of}: {rows} accounts, {events} churned "
+        "Validated by 5-fold cross-validation on {as_of}: {rows} {rows|account|accounts}, {events} churned "
         "within the horizon; each account scored by a model that never saw it.",
         "在 {as_of} 上做5折交叉验证:{rows} 个客户,其中 {events} 个在预测期内离网;每个客户都由未见过它的模型打分。"),
     "model.gain": ("AUC gain over the rules: {diff} (95% interval {low} to {high}).",
@@ -519,7 +521,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "本客户所用模型未计入以下指标(无数据,或该模型下所有客户取值相同):{measures}。"
         "其权重由同一维度的其他指标分担。"),
     "account.unassigned": ("unassigned", "未分配"),
-    "retention.shown_accounts": ("{n} of {total} accounts", "显示 {n} / {total} 个客户"),
+    "retention.shown_accounts": ("{n} of {total} {total|account|accounts}", "显示 {n} / {total} 个客户"),
     "owners.caption": (
         "{n} live accounts have no owner (none was imported, or the owner is not a user). "
         "Give each one account manager: it then appears in the manager's portfolio, and the "
@@ -533,7 +535,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "owners.assign_to": ("Assign to", "分配给"),
     "owners.assign_selected": ("Assign the {n} selected", "分配选中的 {n} 个"),
     "owners.assign_all": ("Assign all {n} shown", "分配显示的全部 {n} 个"),
-    "owners.assigned": ("{n} accounts assigned to {who}.", "已将 {n} 个客户分配给 {who}。"),
+    "owners.assigned": ("{n} {n|account|accounts} assigned to {who}.", "已将 {n} 个客户分配给 {who}。"),
     "retention.caption": ("Warnings as of {as_of} become work orders, ranked by value at risk.",
                           "截至 {as_of} 的预警已转为工单,按风险价值排序。"),
     "retention.open_orders": ("Open work orders", "未结工单"),
@@ -552,7 +554,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "retention.by_owner": ("Value at risk by team and manager", "按团队与客户经理的风险价值"),
     "retention.assign_to": ("Assign the selected orders to", "将选中工单派发给"),
     "retention.assign": ("Assign", "派发"),
-    "retention.assigned": ("{n} work orders assigned to {who}.", "已将 {n} 张工单派发给 {who}。"),
+    "retention.assigned": ("{n} work {n|order|orders} assigned to {who}.", "已将 {n} 张工单派发给 {who}。"),
     "retention.select_hint": ("Select rows to assign them in bulk; a change of the list clears "
                               "the selection.", "选中多行可批量派发；列表变化时选择会清空。"),
     "retention.selection_cleared": (
@@ -561,7 +563,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "列表已变化（筛选条件或他人的更新），已勾选的 {n} 行已清空，未派发任何工单。请重新勾选。"),
     "retention.read_only": ("Read-only: executives review, leads assign.", "只读:领导查看,主管派发。"),
     "retention.none": ("No open work orders in your scope.", "您的范围内没有未结工单。"),
-    "retention.months": ("Ending within {m} months", "{m}个月内到期"),
+    "retention.months": ("Ending within {m} {m|month|months}", "{m}个月内到期"),
     "col.rule": ("Warning", "预警"),
     "col.status": ("Status", "状态"),
     "col.assignee": ("Assigned to", "处理人"),
@@ -611,7 +613,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "account.churn_risk": ("Churn risk", "离网风险"),
     "account.churn_not_live": ("The account has churned: there is no risk left to estimate.",
                                "该客户已离网,无需再估计风险。"),
-    "account.churn_probability": ("Churn probability ({months} months)", "离网概率({months}个月)"),
+    "account.churn_probability": ("Churn probability ({months} {months|month|months})", "离网概率({months}个月)"),
     "account.risk_source.model": (
         "From the churn model trained on this portfolio's history (calibrated).",
         "来自基于本组合历史训练的离网模型(已校准)。"),
@@ -729,6 +731,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "bundle.node_recommended": ("Suggested", "推荐"),
     "bundle.node_other": ("Related", "相关"),
     "bundle.account_title": ("Bundle", "业务捆绑"),
+    "bundle.lift": ("lift {x}", "提升度 {x}"),
     "bundle.switching_why": ("Why the switching cost is what it is", "转网成本构成"),
     "bundle.computed": ("How", "计算"),
     "bundle.next_best": ("Next-best products", "推荐产品"),
@@ -757,7 +760,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "default ranking is used.", "持有两个以上我方产品的客户太少,无法比较排序方式:使用默认排序。"),
     "blend.caption": (
         "One product each account holds was hidden and the rankings asked to find it: chosen "
-        "({chosen}) on {selection} accounts, hit rates shown on {test} other accounts the "
+        "({chosen}) on {selection} {selection|account|accounts}, hit rates shown on {test} other accounts the "
         "choice never saw. Popularity is always a candidate, so the choice never loses to it "
         "where it was made.",
         "对每个客户隐藏一个已持有产品,看各排序方式能否找回:在 {selection} 个客户上选出({chosen}),"
@@ -811,7 +814,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "import.done": ("Imported. Data version {version}.", "导入完成。数据版本 {version}。"),
     "import.valid": ("All files are valid. Nothing was written yet.", "全部文件校验通过,尚未写入。"),
     "import.refused": (
-        "Refused: {n:,} problems. Nothing was changed.",
+        "Refused: {n:,} {n|problem|problems}. Nothing was changed.",
         "已拒绝:发现 {n:,} 个问题,数据库未作任何改动。",
     ),
     "import.table": ("Table", "表"),
@@ -858,7 +861,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "digest.none": ("None.", "无。"),
     "digest.more": ("… and {n} more in the app: {url}", "……另有 {n} 项，请在系统中查看：{url}"),
     "digest.due": ("due {date}", "{date} 到期"),
-    "digest.overdue_days": ("{days} days overdue", "已逾期 {days} 天"),
+    "digest.overdue_days": ("{days} {days|day|days} overdue", "已逾期 {days} 天"),
     "digest.assignee": ("with {name}", "处理人 {name}"),
     "digest.owner": ("account manager {name}", "客户经理 {name}"),
     "digest.tier_change": ("{old} to {new}", "由 {old} 降至 {new}"),
@@ -884,11 +887,52 @@ _PROFILE_FIELDS = (
 )
 
 
+# Amounts in the units people read: 万 and 亿 in Chinese (1 亿 = 10,000 万), k, M and B in
+# English; three significant figures at most, trailing zeros dropped.
+_ZH_UNITS = ((1e8, "亿"), (1e4, "万"))
+_EN_UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def money(yuan: object, lang: str) -> str:
+    """Yuan as a reader writes it: ``¥2.5亿`` not ``¥25,000.0万``, ``¥1.2M``, ``¥830``;
+    "–" for a missing amount. Negative amounts keep their sign."""
+    if yuan is None or isinstance(yuan, str):
+        return "–"
+    try:
+        v = float(yuan)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    if v != v:  # NaN
+        return "–"
+    sign, a = ("-" if v < 0 else ""), abs(v)
+    for size, unit in _ZH_UNITS if lang.startswith("zh") else _EN_UNITS:
+        if round(a / size, 2) >= 1:  # 9,999.6 yuan reads ¥1万, not ¥10,000
+            x = a / size
+            digits = 0 if x >= 100 else 1 if x >= 10 else 2
+            text = f"{x:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:,.0f}"
+            return f"{sign}¥{text}{unit}"
+    return f"{sign}¥{a:,.0f}"
+
+
+# English plurals: "{n} {n|account|accounts}" reads "1 account", "2 accounts" (the count may be
+# a number or its formatted text, "1,234").
+_PLURAL = re.compile(r"\{(\w+)\|([^|{}]*)\|([^|{}]*)\}")
+
+
+def _is_one(value: object) -> bool:
+    return str(value).strip() in ("1", "1.0", "-1")
+
+
 def t(key: str, lang: str, **kw: object) -> str:
-    """The string ``key`` in ``lang`` ("zh" or "en"), formatted with ``kw``."""
+    """The string ``key`` in ``lang`` ("zh" or "en"), formatted with ``kw``; English plural
+    markers ``{n|one|many}`` pick by ``kw[n]``."""
     en, zh = STRINGS[key]
     text = zh if lang.startswith("zh") else en
-    return text.format(**kw) if kw else text
+    if not kw:
+        return text
+    text = _PLURAL.sub(lambda m: (m.group(2) if _is_one(kw.get(m.group(1))) else m.group(3))
+                       if m.group(1) in kw else m.group(0), text)
+    return text.format(**kw)
 
 
 def enum(name: str, code: object, lang: str) -> str:
@@ -1008,7 +1052,7 @@ def profile_table(account: pd.Series, lang: str) -> pd.DataFrame:
         elif f == "district":
             shown = district(v, lang)
         elif f == "annual_revenue":
-            shown = f"¥{float(v) / 1e4:,.0f}万" if lang.startswith("zh") else f"¥{float(v) / 1e6:,.1f}M"
+            shown = money(v, lang)
         elif col.dtype == "date":
             shown = str(pd.Timestamp(v).date())
         else:

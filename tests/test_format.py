@@ -1,0 +1,69 @@
+"""Money in the units people read, through one formatter (valuation.i18n.money)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from valuation.i18n import money
+
+CASES = [  # yuan, Chinese, English: worked out by hand
+    (0, "¥0", "¥0"),
+    (830, "¥830", "¥830"),
+    (1234, "¥1,234", "¥1.23k"),
+    (12_345, "¥1.23万", "¥12.3k"),
+    (126_100, "¥12.6万", "¥126k"),
+    (9_999.6, "¥1万", "¥10k"),  # rounds up into the next unit, never "¥10,000"
+    (999_999, "¥100万", "¥1M"),
+    (1_200_000, "¥120万", "¥1.2M"),
+    (250_000_000, "¥2.5亿", "¥250M"),  # the case that read "¥25,000.0万"
+    (123_456_789, "¥1.23亿", "¥123M"),
+    (3_456_000_000, "¥34.6亿", "¥3.46B"),
+    (-45_678, "-¥4.57万", "-¥45.7k"),
+]
+
+
+@pytest.mark.parametrize(("yuan", "zh", "en"), CASES)
+def test_amounts_read_in_the_readers_units(yuan, zh, en):
+    assert money(yuan, "zh") == zh
+    assert money(yuan, "en") == en
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), "", "abc"])
+def test_a_missing_amount_is_a_dash(missing):
+    assert money(missing, "zh") == money(missing, "en") == "–"
+
+
+UNITS = {"亿": 1e8, "万": 1e4, "B": 1e9, "M": 1e6, "k": 1e3, "": 1.0}
+
+
+@given(st.floats(min_value=-1e13, max_value=1e13, allow_nan=False))
+def test_the_text_reads_back_within_half_a_percent(yuan):
+    for lang in ("zh", "en"):
+        text = money(yuan, lang)
+        m = re.fullmatch(r"(-?)¥([\d,]+(?:\.\d+)?)(亿|万|B|M|k|)", text)
+        assert m, text
+        back = float(m.group(2).replace(",", "")) * UNITS[m.group(3)]
+        back = -back if m.group(1) else back
+        assert math.isclose(back, yuan, rel_tol=5e-3, abs_tol=0.5), (yuan, text)
+        assert len(m.group(2).replace(",", "").replace(".", "")) <= max(
+            3, len(f"{abs(yuan) / UNITS[m.group(3)]:.0f}")), text  # three figures at most
+
+
+def test_english_counts_take_the_singular_for_one():
+    from valuation.i18n import STRINGS, t
+
+    assert t("owners.assigned", "en", n=1, who="Li") == "1 account assigned to Li."
+    assert t("owners.assigned", "en", n=2, who="Li") == "2 accounts assigned to Li."
+    assert t("retention.assigned", "en", n=1, who="Li") == "1 work order assigned to Li."
+    assert t("retention.assigned", "en", n="1,204", who="Li") == "1,204 work orders assigned to Li."
+    assert t("account.branches_hidden", "en", n=1) == "1 branch is owned outside your scope."
+    assert t("account.branches_hidden", "en", n=3) == "3 branches are owned outside your scope."
+    assert t("retention.months", "en", m=1) == "Ending within 1 month"
+    assert t("owners.assigned", "zh", n=1, who="李") == "已将 1 个客户分配给 李。"
+    # no English string asks the reader to work out "(s)" any more
+    assert not [k for k, (en, _) in STRINGS.items() if "(s)" in en]
