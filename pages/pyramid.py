@@ -71,6 +71,16 @@ by = st.segmented_control(tr("pyramid.kpis_by"), ["city", "industry"], default="
 st.dataframe(widgets.kpi_table(pyramid.kpis_by(frame, by), by), hide_index=True, width="stretch")
 
 groups = pyramid.group_rollup(frame, a.cutter, settings)
+if not groups.empty and len(frame) < len(a.frame):
+    # a team's branches of a group whose head another team owns: the head is named (as the
+    # Account page names a parent outside the scope), its own tier is not shown
+    outside = ~groups["group_id"].isin(frame["account_id"])
+    if outside.any():
+        heads = a.frame.set_index("account_id").reindex(groups.loc[outside, "group_id"])
+        note = f" ({tr('account.outside_scope')})"
+        groups.loc[outside, "name"] = (heads["name"].astype(object) + note).to_numpy()
+        groups.loc[outside, "name_en"] = (heads["name_en"].fillna(heads["name"]).astype(object)
+                                          + note).to_numpy()
 if not groups.empty:
     st.subheader(tr("pyramid.groups"))
     st.dataframe(widgets.group_table(groups), hide_index=True, width="stretch", height=260)

@@ -587,3 +587,22 @@ def test_a_bulk_assign_on_a_stale_list_changes_nothing(demo_path, tmp_path):
         assert (now.loc[ids, "assignee_id"] == "lead01").all()
     finally:
         os.environ["VALUATION_DB"] = str(demo_path)
+
+
+def test_a_leads_group_rollup_names_every_group_head(demo_db):
+    """A team's branches of a group whose head another team owns: the head is named (marked
+    outside the scope), never "None"; the head's own tier shows only inside the scope."""
+    at = _signed_in("lead01", "en")
+    at.switch_page("pages/pyramid.py").run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Head's tier" in d.value.columns
+                 or "Members" in d.value.columns)
+    names = table["Name"].astype(str)
+    assert len(table) > 0 and not names.isin(["None", "nan", "–", ""]).any(), names
+    with Store(os.environ["VALUATION_DB"]) as s:
+        mine = set(s.query("SELECT a.account_id FROM accounts a JOIN users u "
+                           "ON u.user_id = a.owner_id WHERE u.team_id = 'T01'")["account_id"])
+    outside = ~table["Account ID"].isin(mine)
+    assert outside.any(), "the demo has groups headed outside the team"
+    assert names[outside].str.endswith("(outside your scope)").all()
+    assert not names[~outside].str.contains("outside your scope").any()

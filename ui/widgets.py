@@ -207,13 +207,15 @@ def group_table(groups: pd.DataFrame) -> pd.DataFrame:
     zh = lang() == "zh"
     return pd.DataFrame({
         tr("col.account_id"): groups["group_id"],
-        tr("col.name"): groups["name"] if zh else groups["name_en"].fillna(groups["name"]),
+        tr("col.name"): (groups["name"] if zh else groups["name_en"].fillna(groups["name"]))
+        .astype(object).where(lambda x: x.notna(), "–"),
         tr("pyramid.members"): groups["members"],
         tr("col.monthly_revenue"): groups["monthly_revenue"].map(money),
         tr("col.value_score"): groups["value_score"].round(1),
         tr("col.loyalty_score"): groups["loyalty_score"].round(1),
         tr("pyramid.group_tier"): groups["group_tier"],
-        tr("pyramid.head_tier"): groups["head_tier"],
+        tr("pyramid.head_tier"): groups["head_tier"].astype(object).where(
+            groups["head_tier"].notna(), "–"),
     })
 
 
