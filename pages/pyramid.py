@@ -83,7 +83,11 @@ if not groups.empty and len(frame) < len(a.frame):
                                           + note).to_numpy()
 if not groups.empty:
     st.subheader(tr("pyramid.groups"))
-    st.dataframe(widgets.group_table(groups), hide_index=True, width="stretch", height=260)
+    if widgets.capped_note(len(groups)):  # the largest groups shown, all of them downloadable
+        st.caption(widgets.capped_note(len(groups)))
+    st.dataframe(widgets.group_table(widgets.capped(groups)), hide_index=True, width="stretch",
+                 height=260)
+    widgets.csv_download(lambda: widgets.group_table(groups), "groups", key="pyr_groups_dl")
 
 st.subheader(tr("pyramid.drill"))
 tier = st.selectbox(tr("col.tier"), codes, format_func=lambda c: f"{c} · {settings.tier(c).label(L)}",

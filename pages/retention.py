@@ -106,12 +106,20 @@ if tabs[2].open:
         months = st.segmented_control(tr("retention.pipeline"), [3, 6], default=3,
                                       key="ret_months", format_func=month_labels.get) or 3
         pipe = tables["pipeline"][months]
-        st.dataframe(R.pipeline_table(pipe), hide_index=True, width="stretch",
+        if widgets.capped_note(len(pipe)):
+            st.caption(widgets.capped_note(len(pipe)))
+        st.dataframe(R.pipeline_table(widgets.capped(pipe)), hide_index=True, width="stretch",
                      column_config=widgets.detail_config())
+        widgets.csv_download(lambda: R.pipeline_table(pipe), f"contracts-{months}m",
+                             key="ret_pipe_dl")
 if tabs[3].open:
     with tabs[3]:
         counter = tables["counter"]
-        st.dataframe(R.counter_table(counter), hide_index=True, width="stretch")
+        if widgets.capped_note(len(counter)):
+            st.caption(widgets.capped_note(len(counter)))
+        st.dataframe(R.counter_table(widgets.capped(counter)), hide_index=True, width="stretch")
+        widgets.csv_download(lambda: R.counter_table(counter), "counter-poaching",
+                             key="ret_counter_dl")
 if tabs[4].open:
     with tabs[4]:
         if not plan.empty:
