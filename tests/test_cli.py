@@ -157,3 +157,25 @@ def test_churn_evaluate_reports_model_and_rules(small_demo, capsys):
     text = capsys.readouterr().out
     r = json.loads(text)
     assert "rules" in json.dumps(r) and "auc" in json.dumps(r).lower()
+
+
+def test_demo_shows_its_stages_as_it_goes(tmp_path, capsys):
+    """A long demo never sits silent: every stage on stderr as it starts, in order, with the
+    seconds since the start; stdout keeps only the summary."""
+    import re
+
+    assert main(["demo", "--db", str(tmp_path / "p.duckdb"), "--accounts", "300", "--seed", "5",
+                 "--as-of", "2026-10-31", "--line-accounts", "40"]) == 0
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if re.match(r"\[ *\d+\.\d s\] demo: ", ln)]
+    stages = [ln.split("] demo: ", 1)[1] for ln in lines]
+    expected = ["accounts (300)", "holdings and contracts", "churn history", "monthly bills",
+                "member lines (40 accounts) and their daily usage", "interactions",
+                "assembling the tables", "writing the facts", "score history (24 month ends)",
+                "weekly warnings, week 1 of 4", "weekly warnings, week 2 of 4",
+                "weekly warnings, week 3 of 4", "weekly warnings, week 4 of 4",
+                "the churn model", "the analysis the app reads"]
+    assert stages == expected, stages
+    seconds = [float(re.match(r"\[ *(\d+\.\d) s\]", ln).group(1)) for ln in lines]
+    assert seconds == sorted(seconds)
+    assert "demo portfolio written to" in out and "] demo:" not in out

@@ -340,13 +340,26 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stages(what: str) -> Any:
+    """A progress printer for long work: each stage on stderr with the seconds since the start
+    (``[  12.3 s] demo: holdings and contracts``), so a terminal never sits silent."""
+    t0 = time.perf_counter()
+
+    def say(stage: str) -> None:
+        print(f"[{time.perf_counter() - t0:7.1f} s] {what}: {stage}", file=sys.stderr, flush=True)
+
+    return say
+
+
 def _demo(args: argparse.Namespace) -> int:
     from valuation.setup import create_demo
 
     t0 = time.perf_counter()
+    say = _stages("demo")
     with _store(args) as s:
         counts = create_demo(s, accounts=args.accounts, seed=args.seed, as_of=args.as_of,
-                             line_accounts=args.line_accounts)
+                             line_accounts=args.line_accounts, progress=say)
+        say("the analysis the app reads")
         _build_analysis(s)
         print(f"demo portfolio written to {s.path} in {time.perf_counter() - t0:.1f} s "
               f"(data version {s.data_version})")
@@ -799,8 +812,10 @@ def _first_run(path: Path, args: argparse.Namespace, *, demo: bool) -> None:
           "history, weekly warnings, the churn model; about a minute)...", flush=True)
     t0 = time.perf_counter()
     args.db = path
+    say = _stages("demo")
     with _store(args) as s:
-        create_demo(s)
+        create_demo(s, progress=say)
+        say("the analysis the app reads")
         _build_analysis(s)
         print(f"demo ready in {time.perf_counter() - t0:.0f} s", flush=True)
         _demo_notice(s)

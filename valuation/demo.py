@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -657,8 +658,10 @@ def default_as_of(today: date | None = None) -> date:
 
 
 def generate(*, accounts: int = 5000, seed: int = 7, as_of: date | None = None,
-             line_accounts: int | None = None) -> dict[str, pd.DataFrame]:
+             line_accounts: int | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
     """All fact tables (keys = schema.FACT_TABLES names), columns exactly schema's, in schema order.
+    ``progress`` is told each stage as it starts (a million accounts take minutes).
 
     Deterministic for (seed, accounts, as_of, line_accounts). ``line_accounts`` accounts (a
     stratified random subset, default min(accounts, 5000)) get member lines with 60 days of
@@ -680,27 +683,39 @@ def generate(*, accounts: int = 5000, seed: int = 7, as_of: date | None = None,
     rng = np.random.default_rng(seed)
     r = dict(zip(_STREAMS, rng.spawn(len(_STREAMS)), strict=True))
     w = _World(accounts, as_of_day)
+    say = progress or (lambda _stage: None)
+    say(f"accounts ({accounts:,})")
     _make_accounts(w, r["accounts"])
     _make_names(w, r["names"])
     _make_users(w, r["users"])
+    say("holdings and contracts")
     _make_holdings(w, r["holdings"])
     _make_contracts(w, r["contracts"])
+    say("churn history")
     _make_churn(w, r["churn"])
     _finish_holdings(w, r["holdings"])
+    say("monthly bills")
     _make_billing(w, r["billing"])
+    say(f"member lines ({n_line:,} accounts) and their daily usage")
     _make_lines(w, r["lines"], n_line)
     _make_line_daily(w, r["daily"])
+    say("interactions")
     _make_interactions(w, r["interactions"])
+    say("assembling the tables")
     return _assemble(w)
 
 
 def write_demo(store: Store, *, accounts: int = 5000, seed: int = 7, as_of: date | None = None,
-               line_accounts: int | None = None, passwords: bool = True) -> dict[str, int]:
+               line_accounts: int | None = None, passwords: bool = True,
+               progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Generate a portfolio and replace the store's facts with it, marking the database as a
     demo one; set the demo sign-ins' passwords (see DEMO_SIGN_INS and
     :func:`set_demo_passwords`: never over a password someone set). Returns the row count of
     every fact table."""
-    frames = generate(accounts=accounts, seed=seed, as_of=as_of, line_accounts=line_accounts)
+    frames = generate(accounts=accounts, seed=seed, as_of=as_of, line_accounts=line_accounts,
+                      progress=progress)
+    if progress:
+        progress("writing the facts")
     counts = {name: len(df) for name, df in frames.items()}
     source = f"demo accounts={accounts} seed={seed}"
     store.replace_facts(frames, source=source, user="demo", meta={"demo": source})
