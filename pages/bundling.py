@@ -32,7 +32,7 @@ k[3].metric(tr("bundle.cross_sell_value"),
 
 min_lift = st.slider(tr("bundle.min_lift"), 1.0, 3.0, 1.3, 0.1, key="bd_lift")
 nodes, edges = bundling.graph_frames(b.graph, min_lift=min_lift)
-st.altair_chart(charts.product_graph_chart(nodes, edges, L), width="stretch")
+st.altair_chart(charts.product_graph_chart(nodes, edges, L, ink=widgets.ink()), width="stretch")
 
 segments = ["industry", "tier", "city"]
 seg = st.segmented_control(tr("bundle.segment"), segments, default="industry", key="bd_seg",

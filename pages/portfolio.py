@@ -66,7 +66,8 @@ def _explore() -> None:
     left, right = st.columns([3, 2])
     left.altair_chart(
         charts.positioning_chart(shown, L, value_cut=settings.get("positioning.value_high"),
-                                 loyalty_cut=settings.get("positioning.loyalty_high")),
+                                 loyalty_cut=settings.get("positioning.loyalty_high"),
+                                 ink=widgets.ink()),
         width="stretch",
     )
     right.altair_chart(charts.revenue_trend_chart(state.revenue_trend(user), L), width="stretch")

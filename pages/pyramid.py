@@ -31,7 +31,7 @@ summary = pyramid.tier_summary(live, settings, L)
 curve, top20, gini = pyramid.lorenz(live["monthly_revenue"])
 
 c1, c2 = st.columns([3, 2])
-c1.altair_chart(charts.pyramid_chart(summary, L, measure=measure), width="stretch")
+c1.altair_chart(charts.pyramid_chart(summary, L, measure=measure, ink=widgets.ink()), width="stretch")
 with c2:
     k = st.columns(2)
     k[0].metric(tr("pyramid.top20"), widgets.pct(top20), help=tr("pyramid.top20_help"))

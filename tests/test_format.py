@@ -67,3 +67,23 @@ def test_english_counts_take_the_singular_for_one():
     assert t("owners.assigned", "zh", n=1, who="李") == "已将 1 个客户分配给 李。"
     # no English string asks the reader to work out "(s)" any more
     assert not [k for k, (en, _) in STRINGS.items() if "(s)" in en]
+
+
+def test_chart_text_takes_the_readers_theme_colour():
+    """No hard-coded dark text in the charts: the pyramid's labels and the product graph's
+    names follow the colour the page passes (the dark theme's light text)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from valuation import charts
+
+    src = (Path(charts.__file__)).read_text(encoding="utf-8")
+    assert "#333" not in src
+    summary = pd.DataFrame({"tier": ["A", "B"], "label": ["Strategic", "Key"],
+                            "accounts": [10, 30], "monthly_revenue": [5e5, 2e5],
+                            "account_share": [0.25, 0.75], "revenue_share": [0.7, 0.3]})
+    spec = json.dumps(charts.pyramid_chart(summary, "en", measure="accounts",
+                                           ink=charts.INK["dark"]).to_dict())
+    assert charts.INK["dark"] in spec and charts.INK["light"] not in spec

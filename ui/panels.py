@@ -337,7 +337,8 @@ def bundle_section(account_id: str) -> None:
         nodes = nodes.assign(state=np.where(nodes["held"], "held",
                                             np.where(nodes["recommended"], "recommended", "other")))
         st.altair_chart(charts.product_graph_chart(nodes, edges, L, height=380,
-                                                   title_key="chart.ego_graph"), width="stretch")
+                                                   title_key="chart.ego_graph",
+                                                   ink=widgets.ink()), width="stretch")
     with right:
         parts = bundling.explain_bundle(b.metrics, account_id, lang=L)
         st.markdown(f"**{tr('bundle.switching_why')}**")

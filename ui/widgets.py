@@ -36,6 +36,14 @@ def money(yuan: float) -> str:
     return i18n.money(yuan, lang())
 
 
+def ink() -> str:
+    """The chart text colour for the reader's theme (light unless the browser says dark)."""
+    from valuation.charts import INK
+
+    theme = getattr(getattr(st.context, "theme", None), "type", None)
+    return INK.get(str(theme), INK["light"])
+
+
 def pct(x: float, *, signed: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"

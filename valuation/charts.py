@@ -132,8 +132,13 @@ def holdings_chart(holdings: pd.DataFrame, lang: str) -> alt.Chart:
 TIER_COLORS = ["#0b3d91", "#1f6fb2", "#6baed6", "#c6dbef", "#e0e0e0", "#f0f0f0"]
 
 
+# Text and outline colour of the marks: Streamlit's own text colours, so labels stay legible
+# in the dark theme (the pages pass the reader's theme, see ui.widgets.ink).
+INK = {"light": "#31333F", "dark": "#FAFAFA"}
+
+
 def positioning_chart(df: pd.DataFrame, lang: str, *, value_cut: float, loyalty_cut: float,
-                      max_points: int = 4000) -> alt.LayerChart:
+                      max_points: int = 4000, ink: str = INK["light"]) -> alt.LayerChart:
     """Value (x) vs loyalty (y); colour = competitor entanglement; size = monthly revenue."""
     t = i18n.t
     d = df.nlargest(max_points, "monthly_revenue") if len(df) > max_points else df
@@ -143,7 +148,7 @@ def positioning_chart(df: pd.DataFrame, lang: str, *, value_cut: float, loyalty_
         strategy_label=d["strategy"].map(lambda s: i18n.strategy(s, lang)),
     )[["account_id", "label", "value_score", "loyalty_score", "competitor_score",
        "monthly_revenue", "tier", "strategy_label"]]
-    points = alt.Chart(d).mark_circle(opacity=0.7, stroke="#333", strokeWidth=0.3).encode(
+    points = alt.Chart(d).mark_circle(opacity=0.7, stroke=ink, strokeWidth=0.3).encode(
         x=alt.X("value_score:Q", title=t("col.value_score", lang), scale=alt.Scale(domain=[0, 100])),
         y=alt.Y("loyalty_score:Q", title=t("col.loyalty_score", lang),
                 scale=alt.Scale(domain=[0, 100])),
@@ -169,7 +174,8 @@ def positioning_chart(df: pd.DataFrame, lang: str, *, value_cut: float, loyalty_
         height=420, title=t("chart.positioning", lang))
 
 
-def pyramid_chart(summary: pd.DataFrame, lang: str, *, measure: str) -> alt.LayerChart:
+def pyramid_chart(summary: pd.DataFrame, lang: str, *, measure: str,
+                  ink: str = INK["light"]) -> alt.LayerChart:
     """The pyramid: one centred bar per tier (top tier on top), width = accounts or revenue."""
     t = i18n.t
     d = summary.assign(
@@ -191,7 +197,7 @@ def pyramid_chart(summary: pd.DataFrame, lang: str, *, measure: str) -> alt.Laye
                  alt.Tooltip("monthly_revenue:Q", title=t("col.monthly_revenue", lang), format=",.0f"),
                  alt.Tooltip("share:Q", title=t("col.share", lang), format=".1%")],
     )
-    text = base.mark_text(align="left", dx=6, color="#333").encode(x="x1:Q", text="text:N")
+    text = base.mark_text(align="left", dx=6, color=ink).encode(x="x1:Q", text="text:N")
     return alt.layer(bars, text).properties(height=240, title=title)
 
 
@@ -296,7 +302,8 @@ def contributions_chart(contrib: pd.DataFrame, lang: str) -> alt.Chart:
 
 
 def product_graph_chart(nodes: pd.DataFrame, edges: pd.DataFrame, lang: str, *,
-                        height: int = 520, title_key: str = "chart.product_graph") -> alt.LayerChart:
+                        height: int = 520, title_key: str = "chart.product_graph",
+                        ink: str = INK["light"]) -> alt.LayerChart:
     """The product graph: node size = penetration, edge width = lift, colour = family;
     competitors' products drawn as hollow diamonds, substitutions dashed."""
     t = i18n.t
@@ -334,11 +341,11 @@ def product_graph_chart(nodes: pd.DataFrame, edges: pd.DataFrame, lang: str, *,
                  alt.Tooltip("family_label:N", title=t("col.family", lang)),
                  alt.Tooltip("penetration:Q", title=t("bundle.penetration", lang), format=".1%")],
     )
-    ours = alt.Chart(n[n["provider"] == "ours"]).mark_circle(opacity=0.9, stroke="#333",
+    ours = alt.Chart(n[n["provider"] == "ours"]).mark_circle(opacity=0.9, stroke=ink,
                                                             strokeWidth=0.5).encode(**enc)
     theirs = alt.Chart(n[n["provider"] != "ours"]).mark_point(
         shape="diamond", filled=False, strokeWidth=2).encode(**enc)
-    labels = alt.Chart(n).mark_text(dy=-12, fontSize=10, color="#333").encode(
+    labels = alt.Chart(n).mark_text(dy=-12, fontSize=10, color=ink).encode(
         x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), text="label:N")
     layers = [e1, e2, ours, theirs, labels]
     if "state" in n.columns:
