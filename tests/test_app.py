@@ -230,6 +230,7 @@ def test_lead_assigns_and_manager_records_outcome(demo_path, tmp_path):
                 assert any(w.startswith("Assigned to ") for w in words)
                 hits = history[history["Kind"] == "Warning"]
                 assert len(hits) >= 1 and hits["Date"].str.match(r"2026-10-\d\d$").all()
+                assert (hits.iloc[:, 1] == "System").all()  # the jobs by name, not "system"
         with Store(db) as s:
             done = s.query("SELECT * FROM work_orders WHERE work_order_id = ?", [picked]).iloc[0]
             kinds = list(W.order_history(s, picked)["kind"])

@@ -248,7 +248,7 @@ def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
         st.dataframe(pd.DataFrame({
             tr("col.objective"): plans["objective"].map(lambda o: tr(f"objective.{o}")),
             tr("col.action"): plans["action"].map(lambda x: i18n.plan_action(x, L)),
-            tr("col.owner"): plans["owner_id"],
+            tr("col.owner"): plans["owner_id"].map(widgets.person_namer()),
             tr("col.due_date"): pd.to_datetime(plans["due_date"]),
             tr("col.status"): plans["status"].map(lambda s: tr(f"plan_status.{s}")),
             tr("col.work_order"): plans["work_order_rule"].map(

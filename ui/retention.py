@@ -245,7 +245,9 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     L = lang()
 
     def who(u: object) -> str:
-        return names.get(str(u), str(u)) if u is not None and u == u else ""
+        if u is None or u != u:
+            return ""
+        return tr("label.system") if u == "system" else names.get(str(u), str(u))
 
     def words(kind: str, d: dict) -> str:
         if kind == "hit":

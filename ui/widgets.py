@@ -36,6 +36,25 @@ def money(yuan: float) -> str:
     return i18n.money(yuan, lang())
 
 
+def person_namer() -> Callable[[object], str]:
+    """user_id -> the person's name in the reader's language ("System" for the jobs, the id
+    itself only for someone no longer in the users table, "" for nobody)."""
+    from ui import state
+
+    users = state.users()
+    col = "name" if lang() == "zh" else "name_en"
+    names = users.set_index("user_id")[col].fillna(users.set_index("user_id")["name"]).to_dict()
+
+    def name(u: object) -> str:
+        if u is None or u != u or u == "":
+            return ""
+        if u == "system":
+            return tr("label.system")
+        return str(names.get(str(u), u))
+
+    return name
+
+
 def ink() -> str:
     """The chart text colour for the reader's theme (light unless the browser says dark)."""
     from valuation.charts import INK

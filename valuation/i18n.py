@@ -189,6 +189,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "account.owner": ("Manager: {owner}", "客户经理:{owner}"),
     "account.churned": ("Churned on {date}: {reason}", "已于 {date} 离网:{reason}"),
     "account.profile": ("Profile", "客户概况"),
+    "label.system": ("System", "系统"),
     "account.tab_valuation": ("Valuation", "价值评估"),
     "account.tab_retention": ("Retention and plan", "维系与计划"),
     "account.tab_products": ("Products and cross-sell", "产品与交叉销售"),
