@@ -87,3 +87,16 @@ def test_chart_text_takes_the_readers_theme_colour():
     spec = json.dumps(charts.pyramid_chart(summary, "en", measure="accounts",
                                            ink=charts.INK["dark"]).to_dict())
     assert charts.INK["dark"] in spec and charts.INK["light"] not in spec
+
+
+def test_the_digests_column_formatter_reads_plural_markers_too():
+    import pandas as pd
+
+    from valuation import i18n
+    from valuation.digest import _vformat
+
+    idx = pd.RangeIndex(3)
+    out = _vformat(i18n.STRINGS["digest.overdue_days"][0], idx,
+                   {"days": pd.Series(["1", "3", "12"], index=idx)})
+    assert list(out) == ["1 day overdue", "3 days overdue", "12 days overdue"]
+    assert list(out) == [i18n.t("digest.overdue_days", "en", days=d) for d in ("1", "3", "12")]

@@ -476,13 +476,20 @@ def _quote(ids: pd.Series) -> pd.Series:
 
 def _vformat(template: str, index: pd.Index, cols: Mapping[str, Any], *,
              html_: bool = False) -> pd.Series:
-    """``template.format(**cols)`` for whole columns (a loop over the template's parts);
+    """``template.format(**cols)`` for whole columns (a loop over the template's parts), the
+    English plural markers ``{n|one|many}`` included (as :func:`valuation.i18n.t` reads them);
     with ``html_`` the template's text and the values are HTML-escaped."""
     out = pd.Series("", index=index, dtype=object)
     for literal, name, _spec, _conv in string.Formatter().parse(template):
         if literal:
             out = out + (html.escape(literal) if html_ else literal)
-        if name is not None:
+        if name is not None and "|" in name:  # an English plural marker {n|one|many}
+            var, one, many = name.split("|", 2)
+            v = cols[var]
+            v = v.astype(str) if isinstance(v, pd.Series) else pd.Series(str(v), index=index)
+            word = pd.Series(np.where(v.str.strip().isin(["1", "-1"]), one, many), index=index)
+            out = out + (escape(word) if html_ else word)
+        elif name is not None:
             v = cols[name]
             v = v.astype(str) if isinstance(v, pd.Series) else pd.Series(str(v), index=index)
             out = out + (escape(v) if html_ else v)
