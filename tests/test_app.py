@@ -250,7 +250,13 @@ def test_lead_filters_the_queue(demo_db):
     at = _signed_in("lead01", "en")
     at.switch_page("pages/retention.py").run()
     assert not at.exception, at.exception
-    assert len(at.dataframe(key=at.session_state["ret_queue_key"]).value) == len(orders)
+    first = at.dataframe(key=at.session_state["ret_queue_key"]).value
+    assert len(first) == len(orders)
+    # the order the caption states: retention priority, highest first
+    assert "retention priority" in " ".join(str(c.value) for c in at.caption)
+    known = first["Priority"].dropna()  # orders of accounts no longer live have none: last
+    assert len(known) > 0 and known.is_monotonic_decreasing
+    assert first["Priority"].iloc[:len(known)].notna().all()
     rule = orders["rule"].value_counts().index[0]
     at.multiselect(key="ret_f_rule").set_value([rule]).run()
     queue = at.dataframe(key=at.session_state["ret_queue_key"]).value

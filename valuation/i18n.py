@@ -537,8 +537,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "owners.assign_selected": ("Assign the {n} selected", "分配选中的 {n} 个"),
     "owners.assign_all": ("Assign all {n} shown", "分配显示的全部 {n} 个"),
     "owners.assigned": ("{n} {n|account|accounts} assigned to {who}.", "已将 {n} 个客户分配给 {who}。"),
-    "retention.caption": ("Warnings as of {as_of} become work orders, ranked by value at risk.",
-                          "截至 {as_of} 的预警已转为工单,按风险价值排序。"),
+    "retention.caption": (
+        "Warnings as of {as_of} become work orders, ranked by retention priority: value at "
+        "risk × chance to save it ÷ hours the case takes.",
+        "截至 {as_of} 的预警已转为工单,按维系优先级排序:风险价值 × 挽留成功率 ÷ 所需工时。"),
     "retention.open_orders": ("Open work orders", "未结工单"),
     "retention.escalated": ("Escalated to the lead", "已升级主管"),
     "retention.value_at_risk": ("Value at risk", "风险价值"),
