@@ -254,6 +254,7 @@ def test_lead_filters_the_queue(demo_db):
     assert len(first) == len(orders)
     # the order the caption states: retention priority, highest first
     assert "retention priority" in " ".join(str(c.value) for c in at.caption)
+    assert not first["Tier"].isna().any() and "None" not in set(first["Tier"].astype(str))
     known = first["Priority"].dropna()  # orders of accounts no longer live have none: last
     assert len(known) > 0 and known.is_monotonic_decreasing
     assert first["Priority"].iloc[:len(known)].notna().all()

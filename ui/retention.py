@@ -31,8 +31,9 @@ def order_table(orders: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         tr("col.name"): _name(orders, "account_name", "account_name_en"),
         tr("col.rule"): orders["rule"].map(lambda r: i18n.rule(r, L)),
     })
-    if "tier" in orders.columns:
-        out.insert(2, tr("col.tier"), orders["tier"])
+    if "tier" in orders.columns:  # an account no longer live has no tier: a dash, not "None"
+        out.insert(2, tr("col.tier"), orders["tier"].astype(object).where(orders["tier"].notna(),
+                                                                          "–"))
     for col, key in (("value_at_risk", "col.value_at_risk"), ("fits", "col.fits")):
         if col in orders.columns:
             out[tr(key)] = orders[col]
