@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.session import lang, tr
-from ui.widgets import money, pct
+from ui.widgets import dash, money, pct, person_namer
 from valuation import charts, i18n
 
 __all__ = ["capacity_table", "counter_table", "history_table", "model_card_view", "order_table",
@@ -32,8 +32,7 @@ def order_table(orders: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         tr("col.rule"): orders["rule"].map(lambda r: i18n.rule(r, L)),
     })
     if "tier" in orders.columns:  # an account no longer live has no tier: a dash, not "None"
-        out.insert(2, tr("col.tier"), orders["tier"].astype(object).where(orders["tier"].notna(),
-                                                                          "–"))
+        out.insert(2, tr("col.tier"), dash(orders["tier"]))
     for col, key in (("value_at_risk", "col.value_at_risk"), ("fits", "col.fits")):
         if col in orders.columns:
             out[tr(key)] = orders[col]
@@ -245,10 +244,7 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     else by when it was done), who, what, and the detail."""
     L = lang()
 
-    def who(u: object) -> str:
-        if u is None or u != u:
-            return ""
-        return tr("label.system") if u == "system" else names.get(str(u), str(u))
+    who = person_namer(names)
 
     def words(kind: str, d: dict) -> str:
         if kind == "hit":

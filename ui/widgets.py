@@ -36,14 +36,16 @@ def money(yuan: float) -> str:
     return i18n.money(yuan, lang())
 
 
-def person_namer() -> Callable[[object], str]:
-    """user_id -> the person's name in the reader's language ("System" for the jobs, the id
-    itself only for someone no longer in the users table, "" for nobody)."""
-    from ui import state
+def person_namer(names: dict[str, str] | None = None) -> Callable[[object], str]:
+    """user_id -> the person's name in the reader's language (``names``, else the users
+    table's): "System" for the jobs, the id itself only for someone no longer in the users
+    table, "" for nobody."""
+    if names is None:
+        from ui import state
 
-    users = state.users()
-    col = "name" if lang() == "zh" else "name_en"
-    names = users.set_index("user_id")[col].fillna(users.set_index("user_id")["name"]).to_dict()
+        users = state.users().set_index("user_id")
+        col = "name" if lang() == "zh" else "name_en"
+        names = users[col].fillna(users["name"]).to_dict()
 
     def name(u: object) -> str:
         if u is None or u != u or u == "":
@@ -53,6 +55,11 @@ def person_namer() -> Callable[[object], str]:
         return str(names.get(str(u), u))
 
     return name
+
+
+def dash(values: pd.Series) -> pd.Series:
+    """Missing values shown as "–" (never "None") in a table column of text."""
+    return values.astype(object).where(values.notna(), "–")
 
 
 def ink() -> str:
@@ -234,15 +241,13 @@ def group_table(groups: pd.DataFrame) -> pd.DataFrame:
     zh = lang() == "zh"
     return pd.DataFrame({
         tr("col.account_id"): groups["group_id"],
-        tr("col.name"): (groups["name"] if zh else groups["name_en"].fillna(groups["name"]))
-        .astype(object).where(lambda x: x.notna(), "–"),
+        tr("col.name"): dash(groups["name"] if zh else groups["name_en"].fillna(groups["name"])),
         tr("pyramid.members"): groups["members"],
         tr("col.monthly_revenue"): groups["monthly_revenue"].map(money),
         tr("col.value_score"): groups["value_score"].round(1),
         tr("col.loyalty_score"): groups["loyalty_score"].round(1),
         tr("pyramid.group_tier"): groups["group_tier"],
-        tr("pyramid.head_tier"): groups["head_tier"].astype(object).where(
-            groups["head_tier"].notna(), "–"),
+        tr("pyramid.head_tier"): dash(groups["head_tier"]),
     })
 
 
