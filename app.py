@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import nav, state, widgets
 from ui.guard import demo_passwords_notice, run_page
-from ui.session import cookie_sync, guard, lang, language_switch, sign_in_page, sign_out, tr
+from ui.session import cookie_sync, guard, lang, language_switch, sign_in_pages, sign_out, tr
 from valuation.schema import enum_label
 
 st.set_page_config(page_title="政企客户价值 · Account Valuation", page_icon="📶", layout="wide")
@@ -19,7 +19,7 @@ state.store()  # opens the embedded database; creates the demo portfolio on firs
 user = guard()
 
 if user is None:
-    page = st.navigation([st.Page(sign_in_page, title=tr("signin.title"), url_path="signin")])
+    page = st.navigation(sign_in_pages())  # the form at every page's address: links survive
 else:
     with st.sidebar:
         st.markdown(f"**{widgets.plain(user.display_name(lang()))}**")

@@ -78,6 +78,11 @@ m[3].metric(tr("col.share_of_wallet"), widgets.pct(row["share_of_wallet"]))
 m[4].metric(tr("col.arrears_3m"), widgets.money(row["arrears_3m"]))
 
 panels.at_a_glance(account_id, row)
+with st.container():  # the one-page visit brief (PDF), built when clicked
+    from ui.reports import brief_download
+
+    brief_download(account_id)
+panels.field_actions(account_id, user)  # log a contact, raise a work order (closed until opened)
 
 
 def _profile() -> None:
@@ -116,22 +121,18 @@ def _profile() -> None:
     st.dataframe(i18n.holdings_table(d["holdings"], L), hide_index=True, width="stretch",
                  column_config=widgets.detail_config())
 
-    c1, c2 = st.columns(2)
-    with c1:
-        st.subheader(tr("account.contracts"))
-        ct = d["contracts"].copy()
-        months = state.analysis().settings.get("warnings.w4_contract_months")
-        ends = pd.to_datetime(ct["end_date"])
-        soon = ends.between(pd.Timestamp(as_of), pd.Timestamp(as_of) + pd.DateOffset(months=months))
-        ct.insert(0, tr("col.ending_soon"), soon.map({True: "⚠️", False: ""}))
-        ct["contract_type"] = ct["contract_type"].map(lambda v: i18n.enum("contract_type", v, L))
-        st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch",
-                     column_config=widgets.detail_config())
-    with c2:
-        st.subheader(tr("account.interactions"))
-        it = d["interactions"].copy()
-        it["kind"] = it["kind"].map(lambda v: i18n.enum("interaction_kind", v, L))
-        st.dataframe(i18n.headers(it, L), hide_index=True, width="stretch", height=300)
+    st.subheader(tr("account.contracts"))
+    ct = d["contracts"].copy()
+    months = state.analysis().settings.get("warnings.w4_contract_months")
+    ends = pd.to_datetime(ct["end_date"])
+    soon = ends.between(pd.Timestamp(as_of), pd.Timestamp(as_of) + pd.DateOffset(months=months))
+    ct.insert(0, tr("col.ending_soon"), soon.map({True: "⚠️", False: ""}))
+    ct["contract_type"] = ct["contract_type"].map(lambda v: i18n.enum("contract_type", v, L))
+    st.dataframe(i18n.headers(ct, L), hide_index=True, width="stretch",
+                 column_config=widgets.detail_config())
+    # full width: imported and logged in the app, marked, with the note last (it is long)
+    st.subheader(tr("account.interactions"))
+    panels.interaction_history(account_id)
 
 
 # The first question (how valuable, how at risk, what next) is answered above; the rest is one

@@ -7,6 +7,7 @@ from ui import ranking, state, widgets
 from ui.nav import require_page
 from ui.session import current_user, labeller, lang, tr
 from valuation import bundling, charts, i18n
+from valuation.bundling import FAMILIES
 from valuation.schema import enum_label
 
 require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
@@ -30,13 +31,61 @@ k[3].metric(tr("bundle.cross_sell_value"),
             widgets.money(float(recs.loc[recs["rank"] == 1, "expected_revenue"].sum())),
             help=tr("bundle.cross_sell_help"))
 
-min_lift = st.slider(tr("bundle.min_lift"), 1.0, 3.0, 1.3, 0.1, key="bd_lift")
-nodes, edges = bundling.graph_frames(b.graph, min_lift=min_lift)
-st.altair_chart(charts.product_graph_chart(nodes, edges, L, ink=widgets.ink()), width="stretch")
+# The product graph: each product's strongest pairs only, around a family or a product if
+# the reader picks one, on a ring whose labels run outward and never overlap.
+nodes, edges = bundling.graph_frames(b.graph, min_lift=1.0)
+fam_label = {f: enum_label("family", f, L) for f in FAMILIES}
+prod_label = dict(zip(nodes["product_id"], nodes["name"] if zh else
+                      nodes["name_en"].fillna(nodes["name"]), strict=True))
+prod_family = dict(zip(nodes["product_id"], nodes["family"], strict=True))
+order = nodes.assign(_f=nodes["family"].map({f: i for i, f in enumerate(FAMILIES)}))
+centres = ["", *(f"family:{f}" for f in FAMILIES if f in set(nodes["family"])),
+           *order.sort_values(["_f", "provider", "product_id"])["product_id"].tolist()]
+
+
+def centre_label(c: str) -> str:
+    if not c:
+        return tr("pf.graph.whole")
+    if c.startswith("family:"):
+        return tr("pf.graph.family", name=fam_label[c.removeprefix("family:")])
+    return f"{prod_label.get(c, c)} · {fam_label.get(prod_family.get(c), '')}"
+
+
+c1, c2, c3 = st.columns([2, 1, 1])
+centre_labels = {c: centre_label(c) for c in centres}  # looked up now, in the reader's language
+centre = c1.selectbox(tr("pf.graph.centre"), centres, format_func=centre_labels.get,
+                      key=widgets.keep_choice("bd_centre", ""))
+top_k = c2.slider(tr("pf.graph.top_k"), 1, 8, 2, key="bd_topk", help=tr("pf.graph.top_k_help"))
+min_lift = c3.slider(tr("bundle.min_lift"), 1.0, 3.0, 1.3, 0.1, key="bd_lift")
+if centre and centre.startswith("family:"):
+    focus = nodes.loc[nodes["family"] == centre.removeprefix("family:"), "product_id"].tolist()
+else:
+    focus = [centre] if centre else []
+strong = edges[(edges["kind"] != "co_holding") | (edges["lift"] >= min_lift)]
+v_nodes, v_edges, total = bundling.graph_view(nodes, strong, top_k=top_k, centre=focus)
+pairs = v_edges[v_edges["kind"] == "co_holding"]
+g_left, g_right = st.columns([7, 4])
+g_left.altair_chart(charts.product_graph_chart(v_nodes, v_edges, L, ink=widgets.ink(), square=580),
+                    width="content")
+with g_right:
+    st.caption(tr("pf.graph.caption", shown=len(pairs), total=total, lift=f"{min_lift:.1f}",
+                  k=top_k))
+    if pairs.empty:
+        st.info(tr("pf.graph.none"))
+    else:
+        st.markdown(f"**{tr('pf.graph.pairs')}**")
+        st.dataframe(pd.DataFrame({  # the lift first: the names may run past the column
+            tr("pf.graph.lift"): pairs["lift"].round(2),
+            tr("pf.graph.product_a"): pairs["source"].map(prod_label),
+            tr("pf.graph.product_b"): pairs["target"].map(prod_label),
+            tr("pf.graph.accounts"): pairs["count"].astype(int),
+        }), hide_index=True, width="stretch", height=min(38 + 35 * len(pairs), 480),
+            column_config={tr("pf.graph.lift"): st.column_config.NumberColumn(
+                format="%.2f", width="small")})
 
 segments = ["industry", "tier", "city"]
-seg = st.segmented_control(tr("bundle.segment"), segments, default="industry", key="bd_seg",
-                           format_func=labeller("col.", segments)) or "industry"
+seg = st.segmented_control(tr("bundle.segment"), segments, key=widgets.keep_choice(
+    "bd_seg", "industry"), format_func=labeller("col.", segments)) or "industry"
 label = {"industry": lambda x: enum_label("industry", x, L), "city": lambda x: i18n.city(x, L),
          "tier": str}[seg]
 unknown = tr("label.unknown")

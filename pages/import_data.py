@@ -5,11 +5,10 @@ import tomllib
 import pandas as pd
 import streamlit as st
 
-from ui import retention as R
 from ui import state, widgets
 from ui.nav import require_page
 from ui.session import current_user, lang, tr
-from valuation import churn, i18n, ingest, prepared
+from valuation import i18n, ingest
 from valuation.access import can_import
 from valuation.settings_store import active_settings
 
@@ -94,16 +93,12 @@ st.dataframe(i18n.headers(hist, lang()), hide_index=True, width="stretch")
 st.caption(tr("import.version", version=store.data_version or "–"))
 widgets.csv_download(hist, "import-history", key="imp_hist_dl")
 
-st.subheader(tr("model.title"))
+# After an import: the churn model, the jobs and the data-quality checks are one click away.
 card = state.model_card()
-R.model_card_view(card)
 if card is not None and card.get("data_version") != store.data_version:
     st.warning(tr("model.stale"))
-if st.button(tr("model.train"), disabled=not store.has_facts, key="imp_train"):
-    with st.spinner(tr("model.training")):
-        done = churn.train(store, settings=active_settings(store))
-        prepared.refresh_risk(store)
-    st.session_state["imp_trained"] = done["train_seconds"]
-    st.rerun()
-if "imp_trained" in st.session_state:
-    st.success(tr("model.trained_now", seconds=st.session_state.pop("imp_trained")))
+c1, c2 = st.columns(2)
+c1.page_link("pages/models_jobs.py", label=tr("admin.import.models_link"),
+             icon=":material/model_training:")
+c2.page_link("pages/data_quality.py", label=tr("admin.import.quality_link"),
+             icon=":material/fact_check:")

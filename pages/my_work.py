@@ -39,40 +39,86 @@ event = st.dataframe(R.order_table(orders, names), hide_index=True, width="stret
                      on_select="rerun", selection_mode="single-row", key="mw_table",
                      column_config=R.order_config())
 rows = event.selection.rows if event is not None else []
+account_names = orders["account_name"] if L == "zh" else orders["account_name_en"].where(
+    orders["account_name_en"].notna(), orders["account_name"])
 labels = {w: f"{i18n.rule(r, L)} · {a}" for w, r, a in
-          zip(orders["work_order_id"], orders["rule"], orders["account_name"], strict=True)}
+          zip(orders["work_order_id"], orders["rule"], account_names, strict=True)}
+shown = st.session_state.get("mw_shown")
+if shown is not None and shown not in labels:  # the order on screen was closed meanwhile
+    gone = store.app.select("work_orders",
+                            store.app.tables["work_orders"].c.work_order_id == shown)
+    if len(gone) and gone["updated_by"].iloc[0] != user.user_id:  # by someone else
+        st.warning(tr("field.mw_gone", who=widgets.plain(
+            widgets.person_namer(names)(gone["updated_by"].iloc[0])),
+            status=tr(f"status.{gone['status'].iloc[0]}"),
+            order=f"{i18n.rule(gone['rule'].iloc[0], L)} · {shown}"))
+wanted = st.query_params.get("order")  # a link to one order: /my_work?order=ID
+if wanted and wanted not in labels and wanted != shown:  # the order on screen: said above
+    st.warning(tr("pf.order_not_open", order=wanted))
 pick = st.selectbox(tr("mywork.pick"), orders["work_order_id"].tolist(),
-                    index=rows[0] if rows else 0, format_func=labels.get, key="mw_pick")
+                    index=rows[0] if rows else list(labels).index(wanted) if wanted in labels
+                    else 0, format_func=labels.get, key="mw_pick")
+if pick != wanted:
+    st.query_params["order"] = pick  # the address names the order shown: a link to keep
+st.session_state["mw_shown"] = pick
 order = orders.set_index("work_order_id").loc[pick]
 
 left, right = st.columns([1, 1])
 with left:
+    version = int(order["version"])
     nxt = sorted(W.ALLOWED[order["status"]])
     status_labels = {s: tr(f"status.{s}") for s in nxt}
     st.markdown(f"**{tr('col.status')}: {tr('status.' + order['status'])}**")
-    with st.form("mw_form"):
+    refused = st.session_state.pop("mw_refused", None)
+    if refused:
+        st.error(refused)
+    # The form's widgets are keyed by the order and the version it shows: after a save (or
+    # someone else's) the next version starts with fresh fields, so a move already made (or
+    # its label, which the browser would send back) is never submitted a second time, and
+    # another order's note never carries over.
+    form_key = f"{pick}:{version}"
+    st.session_state["mw_keys"] = {"move": f"mw_move:{form_key}", "note": f"mw_note:{form_key}"}
+    stored_note = "" if pd.isna(order["note"]) else str(order["note"])
+    with st.form(f"mw_form:{form_key}"):
         move = st.selectbox(tr("mywork.move"), ["", *nxt],
-                            format_func=lambda s: status_labels.get(s, "–"), key="mw_move")
-        note = st.text_area(tr("mywork.note"), value="" if pd.isna(order["note"]) else order["note"],
-                            key="mw_note")
+                            format_func=lambda s: status_labels.get(s, s) if s else "–",
+                            key=f"mw_move:{form_key}")
+        note = st.text_area(tr("mywork.note"), value=stored_note, key=f"mw_note:{form_key}")
         saved = st.form_submit_button(tr("mywork.save"), type="primary")
     if saved:
-        try:
-            version = int(order["version"])
-            if move == "assigned":  # taking a new order: it becomes the user's
-                W.assign(store, [pick], user.user_id, user=user.user_id,
-                         expected_versions={pick: version})
-                version += 1
-            elif move:
-                W.transition(store, pick, move, user=user.user_id, expected_version=version,
-                             note=note or None, outcome=move if move in W.FINAL else None)
-                version += 1
-            if note != ("" if pd.isna(order["note"]) else order["note"]) and move in ("", "assigned"):
-                W.add_note(store, pick, note, user=user.user_id, expected_version=version)
-            widgets.flash(tr("mywork.saved"))
+        if move not in ("", *nxt):  # a stale choice (not a step from this status): not sent
+            st.session_state["mw_refused"] = tr("field.mw_stale", status=tr(
+                f"status.{order['status']}"))
             st.rerun()
-        except (ConflictError, ValueError) as exc:
-            st.error(tr("mywork.conflict", error=str(exc)))
+        note_changed = note != stored_note and move in ("", "assigned")
+        if not move and not note_changed:
+            st.info(tr("field.mw_nothing"))
+        else:
+            try:
+                if move == "assigned":  # taking a new order: it becomes the user's
+                    W.assign(store, [pick], user.user_id, user=user.user_id,
+                             expected_versions={pick: version})
+                    version += 1
+                elif move:
+                    W.transition(store, pick, move, user=user.user_id, expected_version=version,
+                                 note=note or None, outcome=move if move in W.FINAL else None)
+                    version += 1
+                if note_changed:
+                    W.add_note(store, pick, note, user=user.user_id, expected_version=version)
+            except (ConflictError, ValueError):
+                # someone else moved the order on (or closed it): say so in the reader's words,
+                # with what it is now, and show the form of the version it is at
+                now = store.app.select("work_orders",
+                                       store.app.tables["work_orders"].c.work_order_id == pick)
+                who = widgets.person_namer(names)
+                st.session_state["mw_refused"] = tr(
+                    "field.mw_conflict",
+                    who=widgets.plain(who(now["updated_by"].iloc[0]) if len(now) else "–"),
+                    status=tr(f"status.{now['status'].iloc[0]}") if len(now) else "–")
+                st.rerun()
+            else:
+                widgets.flash(tr("mywork.saved"))
+                st.rerun()
 with right:
     st.markdown(f"**{tr('mywork.history')}**")
     hist = W.order_history(store, pick)

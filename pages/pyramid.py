@@ -1,20 +1,26 @@
 """Pyramid: tiers by count and revenue, composition, concentration, migration, KPIs, drill-down."""
 
+import numpy as np
 import streamlit as st
 
-from ui import state, widgets
+from ui import reports, state, widgets
 from ui.nav import require_page
 from ui.session import current_user, labeller, lang, tr
-from valuation import charts, history, i18n, pyramid
-from valuation.portfolio import account_table
-from valuation.schema import enum_label
+from valuation import charts, history, pyramid
+from valuation.portfolio import VIEW_COLUMNS, account_table, take
+from valuation.pyramid import FAMILIES
 
 require_page(__file__)  # the role check of ui/nav.py PAGES, not only the navigation's
 user = current_user()
 a = state.analysis()
 settings = a.settings
 frame = state.scoped_frame(user)
-live = frame[~frame["churned"].astype(bool)]
+# the live accounts with the columns this page reads: a province's rows are copied for what
+# is shown, not for all seventy columns of the analysed frame
+live_rows = np.flatnonzero(~frame["churned"].astype(bool).to_numpy())
+live = take(frame, live_rows, ("tier", "monthly_revenue", "value_score", "loyalty_score",
+                               "competitor_score", "industry", "city",
+                               *(f"spend_{f}" for f in FAMILIES)))
 L = lang()
 codes = [t.code for t in settings.tiers]
 
@@ -22,6 +28,8 @@ st.title(tr("pyramid.title"))
 st.caption(tr("portfolio.caption", as_of=frame.attrs.get("as_of"), scope=tr(f"scope.{user.role}"))
            + " · " + tr("pyramid.basis", basis=tr(f"basis.{settings.get('tiers.basis')}"),
                         method=tr(f"method.{settings.get('tiers.method')}")))
+
+reports.pack_downloads(user, frame)  # the executive pack of this scope, built when clicked
 
 MEASURES = ["accounts", "revenue"]
 measure = st.segmented_control(tr("pyramid.measure"), MEASURES, default="accounts",
@@ -41,13 +49,10 @@ st.dataframe(widgets.tier_table(summary), hide_index=True, width="stretch")
 
 st.subheader(tr("pyramid.composition"))
 tabs = st.tabs([tr("col.family"), tr("col.industry"), tr("col.city")])
-unknown = tr("label.unknown")
-labellers = {"family": lambda x: enum_label("family", x, L),
-             "industry": lambda x: enum_label("industry", x, L) if isinstance(x, str) else unknown,
-             "city": lambda x: i18n.city(x, L) if isinstance(x, str) else unknown}
 for tab, by in zip(tabs, ("family", "industry", "city"), strict=True):
-    tab.altair_chart(charts.composition_chart(pyramid.composition(live, by), by, L,
-                                              labeller=labellers[by]), width="stretch")
+    comp = pyramid.composition(live, by)
+    comp[by] = pyramid.segment_labels(comp[by], by, L)
+    tab.altair_chart(charts.composition_chart(comp, by, L), width="stretch")
 
 st.subheader(tr("pyramid.migration"))
 dates = history.snapshot_dates(state.store())
@@ -92,7 +97,8 @@ if not groups.empty:
 st.subheader(tr("pyramid.drill"))
 tier = st.selectbox(tr("col.tier"), codes, format_func=lambda c: f"{c} · {settings.tier(c).label(L)}",
                     key="pyr_drill")
-members = live[live["tier"] == tier].sort_values("monthly_revenue", ascending=False)
+members = take(frame, live_rows[(live["tier"] == tier).to_numpy(bool)],
+               (*VIEW_COLUMNS, "monthly_revenue")).sort_values("monthly_revenue", ascending=False)
 table = account_table(widgets.capped(members), L)
 if widgets.capped_note(len(members)):
     st.caption(widgets.capped_note(len(members)))

@@ -32,7 +32,8 @@ tab_models, tab_cuts, tab_cal, tab_rules, tab_toml, tab_history = st.tabs(
 with tab_models:
     names = [m["name"] for m in doc["models"]]
     pick = st.selectbox(tr("col.model"), range(len(names)),
-                        format_func=lambda i: current.settings.model(names[i]).label(L), key="set_model")
+                        format_func=lambda i: current.settings.model(names[i]).label(L),
+                        key=widgets.keep_choice("set_model"))
     doc["models"][pick] = settings_editor.model_editor(doc, pick)
 with tab_cuts:
     doc = settings_editor.cuts_editor(doc)
@@ -67,7 +68,7 @@ def _confirm_restore(settings_id: int) -> None:
 
 with tab_history:
     hist = settings_store.settings_history(store)
-    st.dataframe(hist, hide_index=True, width="stretch")
+    st.dataframe(settings_editor.history_table(hist), hide_index=True, width="stretch")
     if not hist.empty:
         back = st.selectbox(tr("settings.restore_pick"), hist["settings_id"], key="set_restore_pick")
         if st.button(tr("settings.restore"), key="set_restore"):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
 SIGN_INS = {"account_manager": ("am01", "demo-am01", 4), "sales_lead": ("lead01", "demo-lead01", 6),
-            "executive": ("exec01", "demo-exec01", 5), "admin": ("admin", "demo-admin", 7)}
+            "executive": ("exec01", "demo-exec01", 5), "admin": ("admin", "demo-admin", 11)}
 
 
 class Served(str):
@@ -326,6 +326,7 @@ def test_backup_and_restore_while_the_app_serves_a_signed_in_session(server, bro
     account_id, name = row["account_id"].iloc[0], row["name"].iloc[0]
     with Store(db) as s:
         planning.save_plan(s, {"account_id": account_id, "objective": "retain",
+                               "action": "renew early", "due_date": "2026-12-31",
                                "note": "kept by the backup"}, user="am01")
 
     def shown() -> str:
@@ -347,6 +348,7 @@ def test_backup_and_restore_while_the_app_serves_a_signed_in_session(server, bro
         version = json.loads(_cli("info", "--db", db))["data_version"]
         with Store(db) as s:
             planning.save_plan(s, {"account_id": account_id, "objective": "grow_share",
+                                   "action": "offer cloud", "due_date": "2026-12-31",
                                    "note": "written after the backup"}, user="am01")
         row["name"] = "Renamed after the backup"
         part = tmp_path / "part"

@@ -165,8 +165,9 @@ def test_plans_crud_and_links(toy_store):
 
 
 def test_plans_in_scope_and_survive_reimport(toy_store):
-    P.save_plan(toy_store, {"account_id": "A001", "objective": "retain"}, user="am01")
-    P.save_plan(toy_store, {"account_id": "A003", "objective": "win_back"}, user="am03")
+    plan = {"action": "call the CIO", "due_date": "2026-07-31"}  # what, by when
+    P.save_plan(toy_store, {"account_id": "A001", "objective": "retain", **plan}, user="am01")
+    P.save_plan(toy_store, {"account_id": "A003", "objective": "win_back", **plan}, user="am03")
     P.save_plan(toy_store, {"account_id": "A002", "objective": "retain", "status": "dropped"},
                 user="am02")
     toy_store.replace_facts(toy_frames(), source="re-import")

@@ -34,6 +34,11 @@ PAGES: tuple[PageSpec, ...] = (
              ("account_manager", "sales_lead")),
     PageSpec("pages/import_data.py", "nav.import", ":material/upload_file:", ("admin",)),
     PageSpec("pages/settings.py", "nav.settings", ":material/tune:", ("admin",)),
+    PageSpec("pages/admin_users.py", "admin.nav.users", ":material/manage_accounts:", ("admin",)),
+    PageSpec("pages/audit.py", "admin.nav.audit", ":material/history:", ("admin",)),
+    PageSpec("pages/data_quality.py", "admin.nav.quality", ":material/fact_check:", ("admin",)),
+    PageSpec("pages/models_jobs.py", "admin.nav.models", ":material/model_training:",
+             ("admin",)),
 )
 
 
@@ -60,6 +65,7 @@ def require_page(page_file: str) -> User:
     from ui.session import current_user, lang, tr
     from valuation.schema import enum_label
 
+    _through_app()
     user = current_user()
     if not allowed(user, page_file):
         spec = _spec(page_file)
@@ -68,6 +74,20 @@ def require_page(page_file: str) -> User:
                     page=tr(spec.title_key) if spec else Path(page_file).stem))
         st.stop()
     return user  # type: ignore[return-value]
+
+
+def _through_app() -> None:
+    """Rerun through app.py when Streamlit ran this page file by itself: in a new server
+    process, before any st.navigation call, an address naming a page (a bookmarked
+    ``/account?account=ID``) runs the file of pages/ directly (its folder fallback), with no
+    sign-in gate and every file in the sidebar. The rerun keeps the address, which app.py's
+    navigation then resolves. (AppTest runs page files this way on purpose: left alone.)"""
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
+        PagesManager.uses_pages_directory = False  # what st.navigation sets on its first call
+        st.rerun()
 
 
 def _spec(page_file: str) -> PageSpec | None:

@@ -9,7 +9,7 @@ from ui import state
 from ui.session import lang, tr
 from ui.widgets import plain, selection_key
 from valuation import features, i18n
-from valuation.access import User, can_assign_owners, unassigned
+from valuation.access import User, can_assign_owners, inactive_ids, unassigned
 from valuation.store import Store
 
 __all__ = ["unassigned_view"]
@@ -70,7 +70,8 @@ def unassigned_view(store: Store, user: User, frame: pd.DataFrame, users: pd.Dat
     st.caption(tr("retention.shown_accounts", n=f"{len(shown):,}", total=f"{len(pool):,}"))
     if not allowed:
         return
-    managers = users[users["role"] == "account_manager"]
+    managers = users[(users["role"] == "account_manager")
+                     & ~users["user_id"].isin(inactive_ids(store))]  # not the deactivated
     if user.role == "sales_lead":
         managers = managers[managers["team_id"] == user.team_id]
     if managers.empty:

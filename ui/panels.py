@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -17,8 +19,8 @@ from valuation.pyramid import path_to_next_tier
 from valuation.scoring import explain
 from valuation.store import ConflictError
 
-__all__ = ["at_a_glance", "bundle_section", "churn_panel", "plan_editor", "retention_section",
-           "valuation_section"]
+__all__ = ["at_a_glance", "bundle_section", "churn_panel", "field_actions",
+           "interaction_history", "plan_editor", "retention_section", "valuation_section"]
 
 
 def at_a_glance(account_id: str, row: pd.Series) -> None:
@@ -62,6 +64,100 @@ def at_a_glance(account_id: str, row: pd.Series) -> None:
         actions = positioning.actions(row["strategy"], row["approach"], row["lifecycle_stage"],
                                       L)
         st.caption(" · ".join(actions[:2]) if actions else i18n.strategy_help(row["strategy"], L))
+
+
+def field_actions(account_id: str, user: User) -> None:
+    """Field work from the account, side by side under the at-a-glance row: log a call, visit,
+    e-mail or meeting, and raise a work order by hand (both closed until opened)."""
+    if not can_edit_accounts(user):
+        return
+    left, right = st.columns(2)
+    with left, st.expander(tr("field.log_title"), icon=":material/call:"):
+        contact_form(account_id, user)
+    with right, st.expander(tr("field.order_title"), icon=":material/assignment_add:"):
+        from ui import retention as R
+
+        a = state.analysis()
+        R.order_form(a.frame, a.settings, account_id, user, state.users(), key="acc_wo")
+
+
+def _today() -> date:
+    """The reader's calendar date (the browser's time zone, else the server's): the latest day
+    a contact can be logged for."""
+    tz = getattr(st.context, "timezone", None)
+    if tz:
+        try:
+            from zoneinfo import ZoneInfo
+
+            return datetime.now(ZoneInfo(str(tz))).date()
+        except (KeyError, ValueError):
+            pass
+    return date.today()
+
+
+def contact_form(account_id: str, user: User) -> None:
+    """Log a contact: what it was, when (the contact's own date, by the calendar: today by
+    default, never later), a note and what came of it."""
+    from valuation import contacts
+
+    from ui.retention import fresh_fields
+
+    today = _today()
+    fields = {f: f"acc_ct_{f}" for f in ("kind", "date", "outcome", "note")}
+    fresh_fields("acc_ct", f"{account_id}@{today}", {
+        fields["kind"]: contacts.KINDS[0], fields["date"]: today, fields["outcome"]: "",
+        fields["note"]: ""})
+    outcomes = {"": "–", **{o: tr(f"field.outcome.{o}") for o in contacts.OUTCOMES}}
+    with st.form("acc_ct_form", border=False):
+        kind = st.radio(tr("col.kind"), list(contacts.KINDS), horizontal=True, key=fields["kind"],
+                        format_func=labeller("field.kind.", list(contacts.KINDS)))
+        c1, c2 = st.columns(2)
+        day = c1.date_input(tr("field.contact_date"), max_value=today, key=fields["date"],
+                            help=tr("field.contact_date_help"))
+        outcome = c2.selectbox(tr("col.outcome"), list(outcomes), key=fields["outcome"],
+                               format_func=outcomes.get)
+        note = st.text_area(tr("field.contact_note"), key=fields["note"], height=80,
+                            max_chars=contacts.MAX_NOTE, placeholder=tr("field.contact_note_hint"))
+        submitted = st.form_submit_button(tr("field.log_save"), type="primary",
+                                          icon=":material/edit_note:")
+    if not submitted:
+        return
+    try:
+        contacts.log_contact(state.store(), account_id, user=user, kind=str(kind), day=day,
+                             note=note or None, outcome=outcome or None, today=today)
+    except (ConflictError, ValueError) as exc:
+        st.error(tr("field.failed", error=str(exc)))
+    else:
+        st.session_state["acc_ct_reset"] = True
+        widgets.flash(tr("field.logged", kind=tr(f"field.kind.{kind}"), date=str(day)))
+        st.rerun()
+
+
+def interaction_history(account_id: str) -> None:
+    """The account's interactions, imported and logged here, newest first; which is which,
+    and what the scores count."""
+    from valuation import contacts
+
+    L = lang()
+    h = contacts.interaction_history(state.store(), account_id)
+    logged = h["source"].eq("app")
+    kinds = h["kind"].astype(object)
+    kind = np.where(logged, kinds.map(lambda k: tr(f"field.kind.{k}")
+                                      if k in contacts.KINDS else str(k)),
+                    kinds.map(lambda k: i18n.enum("interaction_kind", k, L)))
+    outcome = h["outcome"].map(lambda o: tr(f"field.outcome.{o}")
+                               if o in contacts.OUTCOMES else "")
+    st.dataframe(pd.DataFrame({
+        tr("col.date"): pd.to_datetime(h["date"]),
+        tr("col.kind"): kind,
+        tr("col.source"): np.where(logged, tr("field.source.app"), tr("field.source.import")),
+        tr("col.user_id"): h["user_id"].map(widgets.person_namer()),
+        tr("col.outcome"): outcome,
+        tr("col.note"): h["note"].astype(object).where(h["note"].notna(), ""),
+    }), hide_index=True, width="stretch", height=min(360, 35 * (len(h) + 1) + 3),
+        column_config={tr("col.date"): st.column_config.DateColumn(format="YYYY-MM-DD"),
+                       tr("col.note"): st.column_config.TextColumn(width="large")})
+    st.caption(tr("field.history_caption", n=f"{int(logged.sum()):,}"))
 
 
 def valuation_section(account_id: str) -> None:
@@ -140,12 +236,13 @@ def retention_section(account_id: str, user: User) -> None:
         if orders.empty:
             st.caption(tr("account.no_orders"))
         else:
+            hit = orders["rule"].ne(W.MANUAL)  # one raised by hand has no hits: blank
             st.dataframe(pd.DataFrame({
                 tr("col.rule"): orders["rule"].map(lambda r: i18n.rule(r, L)),
                 tr("col.status"): orders["status"].map(lambda s: tr(f"status.{s}")),
-                tr("col.hits"): orders["hits"],
+                tr("col.hits"): orders["hits"].where(hit),
                 "first": pd.to_datetime(orders["first_hit"]),
-                "last": pd.to_datetime(orders["last_hit"]),
+                "last": pd.to_datetime(orders["last_hit"]).where(hit),
                 tr("col.due_date"): pd.to_datetime(orders["due_date"]),
             }).rename(columns={"first": tr("account.first_hit"), "last": tr("account.last_hit")}),
                 hide_index=True, width="stretch", column_config={
@@ -260,8 +357,15 @@ def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
     if not can_edit_accounts(user):
         st.caption(tr("account.read_only"))
         return
+    from ui.retention import fresh_fields
+
+    # afresh after a save or for another account; a refused save keeps what the user typed
+    fresh_fields("plan", str(account_id), {
+        "plan_objective": planning.OBJECTIVES[0], "plan_action": "", "plan_work_order": "",
+        "plan_product": "", "plan_due": None, "plan_edit": "", "plan_status": "open",
+        "plan_note": ""})
     with st.expander(tr("account.add_plan"), icon=":material/add_task:"):
-        with st.form(f"plan_{account_id}", clear_on_submit=True):
+        with st.form(f"plan_{account_id}"):
             objective = st.selectbox(tr("col.objective"), list(planning.OBJECTIVES),
                                      format_func=labeller("objective.", list(planning.OBJECTIVES)),
                                      key="plan_objective")
@@ -277,7 +381,7 @@ def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
             rec_labels = {"": "–", **{p: pname.get(p, p) for p in recs["product_id"]}}
             product = st.selectbox(tr("account.plan_product"), list(rec_labels),
                                    format_func=rec_labels.get, key="plan_product")
-            due = st.date_input(tr("col.due_date"), value=None, key="plan_due")
+            due = st.date_input(tr("col.due_date"), key="plan_due")
             if not plans.empty:
                 edit = st.selectbox(tr("account.update_plan"), ["", *plans["plan_id"]],
                                     format_func=_plan_labels(plans), key="plan_edit")
@@ -307,10 +411,20 @@ def plan_editor(account_id: str, user: User, open_orders: pd.DataFrame) -> None:
                 expected = int(current["version"])
             try:
                 planning.save_plan(store, row, user=user.user_id, expected_version=expected)
-                widgets.flash(tr("account.plan_saved"))
-                st.rerun()
+            except planning.PlanIncomplete as exc:
+                st.error(tr("field.plan_missing", what=_missing_words(exc.missing)))
             except (ConflictError, ValueError) as exc:
                 st.error(tr("mywork.conflict", error=str(exc)))
+            else:
+                st.session_state["plan_reset"] = True
+                widgets.flash(tr("account.plan_saved"))
+                st.rerun()
+
+
+def _missing_words(missing: list[str]) -> str:
+    """What an incomplete plan lacks, in the reader's words ("an action and a due date")."""
+    words = [tr(f"field.plan_needs.{m}") for m in missing]
+    return tr("field.and", a=words[0], b=words[1]) if len(words) == 2 else words[0]
 
 
 def _plan_labels(plans: pd.DataFrame) -> object:
@@ -386,7 +500,7 @@ def what_if_panel(account_id: str, suggested: tuple[str, ...] = ()) -> None:
                             placeholder=tr("filter.any"))
     if add or remove:
         wi = bundling.what_if(a, b.holdings, b.products, account_id, add=add, remove=remove,
-                              graph=b.graph, contracts=b.contracts)
+                              graph=b.graph, contracts=state.contracts_of(account_id))
         t = wi.table
         show = t[t["metric"].isin(["families_covered", "products_held", "switching_cost",
                                    "our_spend", "value_score", "loyalty_score",

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.session import lang, tr
+from ui.session import labeller, lang, tr
 from ui.widgets import dash, money, pct, person_namer
 from valuation import charts, i18n
+from valuation.access import User
+from valuation.config import Settings
 
-__all__ = ["capacity_table", "counter_table", "history_table", "model_card_view", "order_table",
-           "pipeline_table", "queue_filter", "rules_table",
-           "survival_view", "unflagged_table", "var_chart"]
+__all__ = ["capacity_table", "counter_table", "fresh_fields", "group_orders", "history_table",
+           "model_card_view", "order_form", "order_table", "pipeline_table", "queue_config",
+           "queue_filter", "queue_table", "rules_table", "survival_view", "unflagged_table",
+           "var_chart"]
 
 
 def _name(df: pd.DataFrame, zh_col: str, en_col: str) -> pd.Series:
@@ -210,28 +214,23 @@ def survival_view(curves_by: dict[str, pd.DataFrame], *, key: str) -> None:
 def unflagged_table(risk: pd.DataFrame, frame: pd.DataFrame, open_accounts: set[str],
                     n: int = 50) -> pd.DataFrame:
     """The live accounts in the model's top decile of churn probability that no open work
-    order covers, by revenue at risk: where the rules are silent but the history says churn
-    is likely."""
-    p = risk["churn_probability"]
-    if p.notna().sum() == 0:
-        return pd.DataFrame()
-    high = p >= p.quantile(0.9)  # the model's top decile: where it finds most of the churn
-    r = risk[high & ~risk.index.isin(list(open_accounts))]
-    ids = pd.Index(frame["account_id"].astype(str).to_numpy())
-    r = r[ids.get_indexer(r.index) >= 0]
-    top = r.nlargest(n, "revenue_at_risk")
-    info = frame[[c for c in ("name", "name_en", "tier") if c in frame.columns]].iloc[
-        ids.get_indexer(top.index)]
+    order covers, by revenue at risk (``planning.model_flagged``), labelled: where the rules
+    are silent but the history says churn is likely."""
     from ui.state import feature_labels
+    from valuation.planning import model_flagged
+
+    if risk["churn_probability"].notna().sum() == 0:
+        return pd.DataFrame()
+    top = model_flagged(risk, frame, open_accounts, n)
 
     labels = feature_labels()
     idx = 1 if lang() == "zh" else 0
     factor = top["factor_1"].map(lambda f: labels.get(f, (f, f))[idx]
                                  if isinstance(f, str) else "")
     return pd.DataFrame({
-        tr("col.account_id"): top.index,
-        tr("col.name"): _name(info, "name", "name_en").to_numpy(),
-        tr("col.tier"): info["tier"].to_numpy(),
+        tr("col.account_id"): top["account_id"].to_numpy(),
+        tr("col.name"): _name(top, "name", "name_en").to_numpy(),
+        tr("col.tier"): top["tier"].to_numpy(),
         tr("col.churn_probability"): top["churn_probability"].to_numpy(),
         tr("col.value_at_risk"): top["revenue_at_risk"].round(0).to_numpy(),
         tr("col.lifetime_value"): top["lifetime_value"].round(0).to_numpy(),
@@ -262,6 +261,12 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             return text + (f": {d['note']}" if d.get("note") else "")
         if kind == "note":
             return str(d.get("note") or "")
+        if kind == "create":  # raised by hand
+            pr = d.get("priority")
+            text = tr("field.history.create", who=who(d.get("assignee")),
+                      priority=tr(f"field.priority.{pr}") if pr in _PRIORITIES else str(pr),
+                      due=str(d.get("due_date") or "–"))
+            return text + (f": {d['note']}" if d.get("note") else "")
         return ", ".join(f"{k}={v}" for k, v in d.items())
 
     details = [json.loads(d or "{}") for d in hist["detail"]]
@@ -270,12 +275,14 @@ def history_table(hist: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({
         tr("col.date"): when,
         tr("col.user_id"): hist["user_id"].map(who),
-        tr("col.kind"): hist["kind"].map(lambda k: tr(f"event.{k}") if k in _EVENTS else k),
+        tr("col.kind"): hist["kind"].map(lambda k: tr(f"event.{k}") if k in _EVENTS
+                                         else tr("field.event.create") if k == "create" else k),
         tr("col.note"): [words(k, d) for k, d in zip(hist["kind"], details, strict=True)],
     })
 
 
 _EVENTS = ("hit", "escalate", "assign", "status", "note")
+_PRIORITIES = ("high", "normal", "low")
 _REASONS = ("contested", "visibly churning")
 
 
@@ -314,7 +321,195 @@ def queue_filter(ranked: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     if escalated:
         keep &= ranked["escalated"].fillna(False).astype(bool)
     if fitting:
-        keep &= ranked["fits"].fillna(False).astype(bool)
+        keep &= ranked["fits"].eq(True)
     out = ranked[keep].reset_index(drop=True)
-    t[2].caption(tr("retention.shown", n=f"{len(out):,}", total=f"{len(ranked):,}"))
+    t[2].caption(tr("retention.shown", n=f"{len(out):,}", total=f"{len(ranked):,}") + " · "
+                 + tr("field.accounts_shown", n=f"{out['account_id'].nunique():,}"))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The queue by account, and work orders raised by hand
+# ---------------------------------------------------------------------------------------------
+_STATUS_RANK = {"new": 0, "assigned": 1, "contacted": 2}
+
+
+def group_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """One row per account of a queue of open orders (``ranked``: orders with the account's
+    tier, value_at_risk, fits, priority): the account's rules (ids in rule order, the one
+    raised by hand last), how many orders, the earliest due date, the highest severity, the
+    least advanced status (new, assigned, contacted), the assignee of its most urgent order
+    and how many people share the row, escalated when any is, hits summed, the account's
+    priority. Ranked by priority, highest first (accounts without one last), then account.
+    Whole columns: the only loop is over the rules."""
+    from valuation.warnings import MANUAL, RULES
+
+    cols = ["account_id", "account_name", "account_name_en", "tier", "value_at_risk", "fits",
+            "priority", "rules", "orders", "due_date", "severity", "status", "assignee_id",
+            "assignees", "escalated", "hits"]
+    if orders.empty:
+        return pd.DataFrame(columns=cols)
+    o = orders.assign(due_date=pd.to_datetime(orders["due_date"]),
+                      _rank=orders["status"].map(_STATUS_RANK).fillna(9),
+                      _esc=orders["escalated"].fillna(False).astype(bool))
+    for c in ("tier", "value_at_risk", "fits", "priority"):
+        if c not in o.columns:
+            o[c] = pd.NA
+    # the most urgent order of each account first: earliest due, then the most severe
+    o = o.sort_values(["account_id", "due_date", "severity", "work_order_id"],
+                      ascending=[True, True, False, True], na_position="last", kind="stable")
+    g = o.groupby("account_id", sort=False)
+    first = g.first()
+    out = pd.DataFrame({
+        "account_name": first["account_name"],
+        "account_name_en": first["account_name_en"],
+        "tier": first["tier"], "value_at_risk": first["value_at_risk"],
+        "fits": first["fits"], "priority": first["priority"],
+        "orders": g.size(),
+        "due_date": g["due_date"].min(),
+        "severity": g["severity"].max(),
+        "status": g["_rank"].min().map({v: k for k, v in _STATUS_RANK.items()}),
+        "assignee_id": g["assignee_id"].first(),
+        "assignees": g["assignee_id"].nunique(),
+        "escalated": g["_esc"].max(),
+        "hits": g["hits"].sum(min_count=1),
+    })
+    flags = pd.crosstab(o["account_id"], o["rule"]).reindex(out.index, fill_value=0)
+    rules = pd.Series("", index=out.index, dtype=object)
+    for rule in [r for r in (*RULES, MANUAL) if r in flags.columns]:  # over the rules only
+        rules = rules + np.where(flags[rule].to_numpy() > 0, rule + ",", "")
+    out["rules"] = rules.str.rstrip(",")
+    out = out.rename_axis("account_id").reset_index()
+    out = out.sort_values(["priority", "account_id"], ascending=[False, True],
+                          na_position="last", kind="stable", ignore_index=True)
+    return out[cols]
+
+
+def queue_table(grouped: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The queue by account (:func:`group_orders`) labelled for display: the warnings in one
+    cell, the count of orders, the earliest due date, the highest severity."""
+    L = lang()
+    sep = "、" if L == "zh" else ", "
+    labels = {r: i18n.rule(r, L) for r in set(",".join(grouped["rules"]).split(",")) if r}
+    who = person_namer(names)
+    more = grouped["assignees"].fillna(1).astype(int) - 1
+    return pd.DataFrame({
+        tr("col.account_id"): grouped["account_id"],
+        tr("col.name"): _name(grouped, "account_name", "account_name_en"),
+        tr("col.tier"): dash(grouped["tier"]),
+        tr("col.rule"): grouped["rules"].str.split(",").map(
+            lambda rs: sep.join(labels[r] for r in rs if r)),
+        tr("field.col.orders"): grouped["orders"].astype(int),
+        tr("col.priority"): grouped["priority"],
+        tr("col.value_at_risk"): grouped["value_at_risk"],
+        tr("col.fits"): grouped["fits"],
+        tr("col.due_date"): pd.to_datetime(grouped["due_date"]),
+        tr("col.status"): grouped["status"].map(
+            lambda s: tr(f"status.{s}") if isinstance(s, str) else "–"),
+        tr("col.assignee"): grouped["assignee_id"].map(lambda u: who(u) or "–")
+        + np.where(more > 0, " +" + more.astype(str), ""),
+        tr("col.escalated"): grouped["escalated"].map({True: "⬆", False: ""}).fillna(""),
+        tr("col.severity"): grouped["severity"].round(2),
+        tr("col.hits"): grouped["hits"],
+    })
+
+
+def fresh_fields(key: str, subject: str, defaults: dict[str, object]) -> None:
+    """Start a form's fields (widget keys -> values) from ``defaults``: the first time, after
+    a save (``{key}_reset`` set by the page), or when the form is about another ``subject``
+    (an account) than last time. Set through the session state, before the widgets, so the
+    browser shows them too (a widget keeps what it showed unless its value is set); the
+    widgets themselves then take no ``value`` / ``index``. A refused save keeps what was
+    typed."""
+    again = st.session_state.pop(f"{key}_reset", False)
+    again = again or st.session_state.get(f"{key}_for") != subject
+    st.session_state[f"{key}_for"] = subject
+    for k, v in defaults.items():
+        if again or k not in st.session_state:
+            st.session_state[k] = v
+
+
+def queue_config() -> dict[str, object]:
+    """The queue by account's formats: :func:`order_config`, with the long text columns held
+    to a width that leaves the counts, priority and due date in view."""
+    return {**order_config(),
+            tr("col.name"): st.column_config.TextColumn(width="medium"),
+            tr("col.rule"): st.column_config.TextColumn(width="medium"),
+            tr("field.col.orders"): st.column_config.NumberColumn(width="small"),
+            tr("col.tier"): st.column_config.TextColumn(width="small")}
+
+
+def order_form(analysed_frame: pd.DataFrame, settings: Settings, account_id: str, user: User,
+               people: pd.DataFrame, *, key: str) -> None:
+    """Raise a work order by hand for ``account_id`` (:func:`valuation.warnings.create_order`):
+    priority, due date (counted from the data's date, as the warnings' are), assignee (the
+    account's owner by default; an account manager raises them for themselves, a lead for
+    the team, an admin for anyone), a note. ``people``: the users table."""
+    from ui import state, widgets
+    from valuation import warnings as W
+    from valuation.features import live_accounts
+    from valuation.store import ConflictError
+
+    L = lang()
+    as_of = pd.Timestamp(analysed_frame.attrs["as_of"]).date()
+    live = live_accounts(analysed_frame, ["account_id", "tier", "owner_id"])
+    acc = live[live["account_id"].astype(str).eq(str(account_id)).to_numpy()]
+    if acc.empty:
+        st.caption(tr("field.order_not_live"))
+        return
+    mine = W.orders_for(state.store(), str(account_id))
+    still = mine[mine["rule"].eq(W.MANUAL) & ~mine["status"].isin(W.FINAL)]
+    if len(still):  # one open order raised by hand per account: say so before the form
+        o = still.iloc[0]
+        st.info(tr("field.order_open", id=o["work_order_id"],
+                   due=str(pd.Timestamp(o["due_date"]).date()),
+                   who=widgets.plain(person_namer()(o["assignee_id"]) or "–"),
+                   status=tr(f"status.{o['status']}")))
+        return
+    p = people.reset_index() if "user_id" not in people.columns else people
+    if user.role == "account_manager":
+        pool = p[p["user_id"] == user.user_id]
+    elif user.role == "sales_lead":
+        pool = p[(p["team_id"] == user.team_id)
+                 & p["role"].isin(["account_manager", "sales_lead"])]
+    else:
+        pool = p[p["role"].isin(["account_manager", "sales_lead"])]
+    col = "name" if L == "zh" else "name_en"
+    labels = dict(zip(pool["user_id"].astype(str), pool[col].fillna(pool["name"]), strict=True))
+    options = list(labels) or [user.user_id]
+    owner = str(acc["owner_id"].iloc[0])
+    fields = {f: f"{key}_{f}" for f in ("priority", "due", "who", "note")}
+    fresh_fields(key, f"{account_id}@{as_of}", {
+        fields["priority"]: "normal",
+        fields["due"]: W.due_for(settings, acc["tier"].iloc[0], as_of),
+        fields["who"]: owner if owner in options else options[0],
+        fields["note"]: ""})
+    with st.form(f"{key}_form", border=False):
+        c1, c2 = st.columns(2)
+        priority = c1.radio(tr("field.priority"), list(W.MANUAL_PRIORITIES), horizontal=True,
+                            key=fields["priority"],
+                            format_func=labeller("field.priority.", list(W.MANUAL_PRIORITIES)))
+        due = c2.date_input(tr("col.due_date"), min_value=as_of, key=fields["due"],
+                            help=tr("field.due_help", as_of=as_of.isoformat()))
+        who = st.selectbox(tr("col.assignee"), options, key=fields["who"],
+                           disabled=len(options) == 1,
+                           format_func=lambda u: f"{labels.get(u, u)} ({u})")
+        note = st.text_area(tr("field.order_note"), key=fields["note"], max_chars=1000,
+                            height=80, placeholder=tr("field.order_note_hint"))
+        submitted = st.form_submit_button(tr("field.create_order"), type="primary",
+                                          icon=":material/assignment_add:")
+    if not submitted:
+        return
+    try:
+        wid = W.create_order(state.store(), analysed_frame, settings, account_id=str(account_id),
+                             user=user, priority=str(priority), due_date=due, assignee=who,
+                             note=note or None)
+    except W.OpenManualOrder as exc:
+        st.warning(tr("field.order_exists", id=exc.work_order_id))
+    except (ConflictError, ValueError) as exc:
+        st.error(tr("field.failed", error=str(exc)))
+    else:
+        st.session_state[f"{key}_reset"] = True
+        widgets.flash(tr("field.order_created", id=wid, due=str(due),
+                         who=widgets.plain(labels.get(who, who))))
+        st.rerun()

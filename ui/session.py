@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from valuation import i18n, signin
+from valuation import access, i18n, signin
 from valuation.access import User, user_from_row
 from valuation.schema import enum_label
 
 __all__ = ["cookie_sync", "current_user", "fragment", "guard", "labeller", "lang",
-           "language_switch", "policy", "sign_in_page", "sign_out", "tr"]
+           "language_switch", "policy", "sign_in_page", "sign_in_pages", "sign_out", "tr"]
 
 _LANGS = {"zh": "中文", "en": "English"}
 _TOKEN = "_auth_token"  # the session's token (its digest is the signin_sessions key)
@@ -130,6 +130,9 @@ def guard() -> User | None:
     fresh = _fresh_user(user.user_id)
     if fresh is None:
         sign_out(why="removed", notice=tr("signin.removed"))
+        return None
+    if not access.is_active(state.store(), fresh.user_id):  # an admin deactivated them
+        sign_out(why="deactivated", notice=tr("admin.signin_deactivated"))
         return None
     if fresh != user:
         st.session_state["user"] = fresh
@@ -258,8 +261,26 @@ def _local(t: datetime) -> str:
     return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or "UTC")
 
 
+def sign_in_pages() -> list[st.Page]:
+    """The signed-out navigation: the sign-in form at ``/signin`` (the default) and, hidden,
+    at the address of every page of :data:`ui.nav.PAGES`. A bookmarked link
+    (``/account?account=ID``, ``/my_work?order=ID``) opened signed out shows the form at its
+    own address with its query kept, and the rerun after the sign-in runs the page of that
+    address (a page the role may not open falls back to the first page; the page itself
+    refuses an account outside the user's scope)."""
+    from ui.nav import PAGES
+
+    title = tr("signin.title")
+    return [st.Page(sign_in_page, title=title, url_path="signin", default=True)] + [
+        st.Page(sign_in_page, title=title, url_path=st.Page(p.path).url_path,
+                visibility="hidden")
+        for p in PAGES  # the registered pages (a handful)
+    ]
+
+
 def sign_in_page() -> None:
-    """The sign-in form; on success the user lands on their first page."""
+    """The sign-in form; on success the user lands on the page of the address they
+    came by (:func:`sign_in_pages`), else on their first page."""
     from ui import state
 
     store = state.store()

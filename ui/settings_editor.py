@@ -9,11 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from ui.session import labeller, lang, tr
+from ui.widgets import keep_choice
 from valuation import i18n, schema
-from valuation.config import NORMS
+from valuation.config import MISSING, NORMS
 from valuation.measures import MEASURES
 
-__all__ = ["cuts_editor", "model_editor", "tier_editor"]
+__all__ = ["column_label", "cuts_editor", "history_table", "model_editor", "tier_editor"]
 
 
 def model_editor(doc: dict[str, Any], i: int) -> dict[str, Any]:
@@ -41,13 +42,15 @@ def model_editor(doc: dict[str, Any], i: int) -> dict[str, Any]:
         rows, hide_index=True, width="stretch", key=f"measures_{i}", num_rows="fixed",
         disabled=["name", "label", "dimension"],
         column_config={
-            "name": st.column_config.TextColumn(tr("chart.measure")),
-            "label": st.column_config.TextColumn(tr("col.name")),
+            "name": None,  # the measure's identifier: the label says it in the reader's words
+            "label": st.column_config.TextColumn(tr("chart.measure")),
             "dimension": st.column_config.TextColumn(tr("settings.dimension")),
             "weight": st.column_config.NumberColumn(tr("settings.weight"), step=0.1),
-            "norm": st.column_config.SelectboxColumn(tr("settings.norm"), options=list(NORMS)),
-            "missing": st.column_config.SelectboxColumn(tr("settings.missing"),
-                                                        options=["zero", "median", "best"]),
+            "norm": st.column_config.SelectboxColumn(
+                tr("settings.norm"), options=list(NORMS), format_func=labeller("pf.norm.", NORMS)),
+            "missing": st.column_config.SelectboxColumn(
+                tr("settings.missing"), options=list(MISSING),
+                format_func=labeller("pf.missing.", MISSING)),
         },
     )
     m["measures"] = [
@@ -69,12 +72,14 @@ def cuts_editor(doc: dict[str, Any]) -> dict[str, Any]:
     tiers = d.setdefault("tiers", {})
     t1, t2, t3 = st.columns(3)
     methods = ["quantile", "threshold", "kmeans"]
-    tiers["method"] = t1.selectbox(tr("settings.method"), methods,
-                                   index=methods.index(tiers.get("method", "quantile")),
-                                   format_func=labeller("method.", methods), key="tier_method")
-    tiers["basis"] = t2.selectbox(tr("settings.basis"), ["value", "composite"],
-                                  index=["value", "composite"].index(tiers.get("basis", "value")),
-                                  format_func=labeller("basis.", ["value", "composite"]), key="tier_basis")
+    bases = ["value", "composite"]
+    # the choice is kept as a code across a language switch (first: the settings' own)
+    tiers["method"] = t1.selectbox(
+        tr("settings.method"), methods, format_func=labeller("method.", methods),
+        key=keep_choice("tier_method", tiers.get("method", "quantile")))
+    tiers["basis"] = t2.selectbox(
+        tr("settings.basis"), bases, format_func=labeller("basis.", bases),
+        key=keep_choice("tier_basis", tiers.get("basis", "value")))
     tiers["composite_loyalty_weight"] = float(t3.number_input(
         tr("settings.loyalty_weight"), value=float(tiers.get("composite_loyalty_weight", 0.3)),
         min_value=0.0, max_value=1.0, step=0.05, key="tier_lw"))
@@ -85,16 +90,21 @@ def tier_editor(doc: dict[str, Any]) -> dict[str, Any]:
     """Tier names, shares, thresholds and service entitlements."""
     d = copy.deepcopy(doc)
     rows = pd.DataFrame(d["tiers"]["tier"])
+    config: dict[str, Any] = {
+        "code": st.column_config.TextColumn(tr("pf.set.code")),
+        "label_en": st.column_config.TextColumn(tr("pf.set.label_en")),
+        "label_zh": st.column_config.TextColumn(tr("pf.set.label_zh")),
+        "share": st.column_config.NumberColumn(tr("settings.share"), format="%.2f", step=0.01),
+        "threshold": st.column_config.NumberColumn(tr("settings.threshold"), step=1.0),
+        "repair_sla_hours": st.column_config.NumberColumn(tr("pyramid.repair_sla")),
+        "visit_days": st.column_config.NumberColumn(tr("pyramid.visit_days")),
+        "dedicated_agent": st.column_config.CheckboxColumn(tr("pyramid.dedicated_agent")),
+    }
+    for c in rows.columns:  # a column a settings file adds: its label where there is one
+        config.setdefault(c, st.column_config.Column(column_label(c)))
     edited = st.data_editor(
         rows, hide_index=True, width="stretch", key="tier_table", num_rows="fixed",
-        disabled=["code"],
-        column_config={
-            "share": st.column_config.NumberColumn(tr("settings.share"), format="%.2f", step=0.01),
-            "threshold": st.column_config.NumberColumn(tr("settings.threshold"), step=1.0),
-            "repair_sla_hours": st.column_config.NumberColumn(tr("pyramid.repair_sla")),
-            "visit_days": st.column_config.NumberColumn(tr("pyramid.visit_days")),
-            "dedicated_agent": st.column_config.CheckboxColumn(tr("pyramid.dedicated_agent")),
-        },
+        disabled=["code"], column_config=config,
     )
     d["tiers"]["tier"] = [
         {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
@@ -112,5 +122,33 @@ def _scope_text(scope: dict[str, Any]) -> str:
         values = allowed if isinstance(allowed, list) else [allowed]
         enum = schema.table("accounts").column(col.removeprefix("min_").removeprefix("max_")).enum
         shown = [i18n.enum(enum, v, lang()) if enum else str(v) for v in values]
-        parts.append(f"{tr(f'col.{col}') if f'col.{col}' in i18n.STRINGS else col}: {', '.join(shown)}")
+        base = col.removeprefix("min_").removeprefix("max_")
+        if base != col:  # a bound: "employees at least 500"
+            parts.append(tr(f"pf.set.scope_{col[:3]}", col=column_label(base),
+                            value=", ".join(shown)))
+        else:
+            parts.append(f"{column_label(col)}: {', '.join(shown)}")
     return "; ".join(parts)
+
+
+def column_label(name: str) -> str:
+    """A settings field's or column's label in the reader's language (``pf.set.<name>``, else
+    ``col.<name>``), the name itself only where the app has no label for it."""
+    for key in (f"pf.set.{name}", f"col.{name}"):
+        if key in i18n.STRINGS:
+            return tr(key)
+    return name
+
+
+def history_table(hist: pd.DataFrame) -> pd.DataFrame:
+    """The saved settings versions with headers and values in the reader's words."""
+    from ui.widgets import dash, person_namer
+
+    yes, no = tr("label.yes"), tr("label.no")
+    who = person_namer()
+    out = hist.assign(
+        active=hist["active"].map(lambda a: yes if bool(a) else no),
+        updated_by=hist["updated_by"].map(who),
+        comment=dash(hist["comment"].where(hist["comment"].astype("string").str.strip() != "")),
+    )
+    return out.rename(columns={c: column_label(c) for c in out.columns})

@@ -13,7 +13,8 @@ import streamlit as st
 from ui.session import lang, tr
 from valuation import i18n
 
-__all__ = ["csv_download", "money", "open_account", "pct", "plain", "report_table"]
+__all__ = ["csv_download", "keep_choice", "money", "open_account", "pct", "plain",
+           "report_table"]
 
 
 _MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|$~:"})
@@ -84,27 +85,73 @@ def open_account(account_id: str) -> None:
 
 def csv_download(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, *,
                  key: str) -> None:
-    """A download button for ``df`` (or what a zero-argument function returns: the whole table
-    of a page that shows only its first rows) as UTF-8-with-BOM CSV (opens cleanly in Excel);
-    text that a spreadsheet would run as a formula is escaped
-    (:func:`valuation.safety.escape_formulas`)."""
-    from valuation.safety import escape_formulas
+    """Two download buttons side by side for ``df`` (or what a zero-argument function returns:
+    the whole table of a page that shows only its first rows): UTF-8-with-BOM CSV (opens
+    cleanly in Excel), text that a spreadsheet would run as a formula escaped
+    (:func:`valuation.safety.escape_formulas`); and the same table as an XLSX workbook
+    (``key`` + "_xlsx"), numbers as numbers and formula-like text an inert string cell
+    (:func:`valuation.safety.to_xlsx`). Headers named by a column (``industry``) are shown in
+    the reader's language in both."""
+    from valuation import safety
 
-    def build() -> bytes:
+    L = lang()
+
+    def table() -> pd.DataFrame:
         # Built only when clicked (and outside the script run: it may use nothing but what it
         # closes over); a page with a download costs nothing until then.
-        table = df() if callable(df) else df
-        return escape_formulas(table).to_csv(index=False).encode("utf-8-sig")
+        return i18n.headers(df() if callable(df) else df, L)
 
-    st.download_button(
-        tr("action.download_csv"),
-        build,
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        key=key,
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    def build() -> bytes:
+        return safety.escape_formulas(table()).to_csv(index=False).encode("utf-8-sig")
+
+    def build_xlsx() -> bytes:
+        return safety.to_xlsx(table(), sheet=name)
+
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            tr("action.download_csv"),
+            build,
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=key,
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.download_button(
+            tr("pf.download_xlsx"),
+            build_xlsx,
+            file_name=f"{name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            icon=":material/table_view:",
+            on_click="ignore",
+            help=tr("pf.download_xlsx_help", rows=f"{safety.XLSX_ROWS:,}"),
+        )
+
+
+_CHOICE_LANG = "_choice_lang"  # widget key -> the language its choice was last shown in
+
+
+def keep_choice(key: str, default: Any = None) -> str:
+    """``key`` for a selectbox, multiselect or segmented control whose options are codes
+    labelled by ``format_func``, so that a language switch keeps its choice (call it on every
+    run, before the widget: ``st.multiselect(..., key=widgets.keep_choice("pf_city"))``).
+
+    Streamlit keeps such a widget's choice as its labels; after a switch the labels are the
+    other language's, match no option and the choice would be dropped (or shown in the old
+    language). On the first run after a switch the choice, read as codes through the labels
+    it was chosen with, is set again, and the widget shows it in the new language. ``default``
+    (a code, or a list for a multiselect) is the first choice: set here rather than passed to
+    the widget, which must then get no ``default`` / ``index`` of its own."""
+    seen = st.session_state.setdefault(_CHOICE_LANG, {})
+    now = lang()
+    if key in st.session_state:
+        if seen.get(key, now) != now:
+            st.session_state[key] = st.session_state[key]  # codes, read through the old labels
+    elif default is not None:
+        st.session_state[key] = default
+    seen[key] = now
+    return key
 
 
 _FLASH = "_flash_messages"

@@ -24,6 +24,8 @@ __all__ = [
     "can_manage_settings",
     "get_user",
     "hash_password",
+    "inactive_ids",
+    "is_active",
     "needs_rehash",
     "scope_filter",
     "scope_sql",
@@ -119,6 +121,20 @@ def get_user(store: Store, user_id: str) -> User | None:
     return user_from_row(df.iloc[0])
 
 
+def is_active(store: Store, user_id: str) -> bool:
+    """False for a user an admin deactivated (``user_changes.active``): they cannot sign in,
+    and their open sessions end; everyone else is active."""
+    v = store.app.scalar("SELECT active FROM user_changes WHERE user_id = :u",
+                         {"u": str(user_id)})
+    return v is None or bool(v)
+
+
+def inactive_ids(store: Store) -> set[str]:
+    """The user IDs an admin deactivated."""
+    df = store.app.query("SELECT user_id FROM user_changes WHERE active = :f", {"f": False})
+    return set(df["user_id"].astype(str))
+
+
 def user_from_row(r: pd.Series) -> User:
     """The User of one row of the users table (``user_id`` a column or the row's name)."""
     return User(
@@ -159,7 +175,7 @@ def authenticate(store: Store, user_id: str, password: str) -> User | None:
     stored = str(row["password_hash"].iloc[0]) if len(row) else None
     # Compare against a dummy hash when the user is unknown, so timing does not tell.
     ok = verify_password(password, stored or _DUMMY_HASH)
-    user = get_user(store, user_id) if ok and stored else None
+    user = get_user(store, user_id) if ok and stored and is_active(store, user_id) else None
     if user is not None and needs_rehash(stored):
         from valuation.store import ConflictError
 

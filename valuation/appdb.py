@@ -1,5 +1,7 @@
 """The app's own database: what people write (credentials, plans, work orders and their events,
-settings versions, owner assignments, the audit log), shared by every process.
+contacts logged in the app, settings versions, owner assignments, the audit log), shared by every
+process. A table the schema gained since a database was made is created when it is opened (as
+``valuation migrate`` does), keeping every row already there.
 
 SQLAlchemy over an SQLite file in WAL mode by default (embedded, zero set-up) or PostgreSQL by
 URL (``VALUATION_APP_DB=postgresql+psycopg://...``). Every table has its primary key and the
@@ -86,6 +88,7 @@ def _metadata() -> sa.MetaData:
     sa.Index("ix_work_orders_account", wo.c.account_id)
     sa.Index("ix_plans_account", tb["plans"].c.account_id)
     sa.Index("ix_events_order", tb["work_order_events"].c.work_order_id)
+    sa.Index("ix_contact_log_account", tb["contact_log"].c.account_id)
     sa.Index("ix_audit_table", tb["audit_log"].c.table_name)
     sa.Table("app_meta", md, sa.Column("key", sa.String(100), primary_key=True),
              sa.Column("value", sa.BigInteger, nullable=False))
@@ -136,6 +139,7 @@ class AppDB:
                 if attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+        self._add_columns()
         keys = ["schema_version", *(f"v:{t}" for t in APP_DB_TABLES)]
         with self.transaction() as tx:
             have = {r[0] for r in tx.execute(sa.select(self.tables["app_meta"].c.key))}
@@ -143,6 +147,27 @@ class AppDB:
                        for k in keys if k not in have]
             if missing:
                 tx.execute(sa.insert(self.tables["app_meta"]), missing)
+
+    def _add_columns(self) -> None:
+        """Columns the schema gained after this database was made (each nullable, e.g.
+        ``account_assignments.imported_owner_id``) are added in place: every row is kept, and
+        an earlier version of the code still reads and writes the table (it ignores them)."""
+        def missing() -> list[tuple[str, sa.Column]]:
+            insp = sa.inspect(self._w)
+            out = []
+            for name in APP_DB_TABLES:
+                have = {c["name"] for c in insp.get_columns(name)}
+                out += [(name, c) for c in self.tables[name].columns if c.name not in have]
+            return out
+
+        for name, col in missing():
+            kind = col.type.compile(dialect=self._w.dialect)
+            try:
+                with self._w.begin() as c:
+                    c.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN "{col.name}" {kind}')
+            except exc.DBAPIError:
+                if (name, col.name) in {(n, c.name) for n, c in missing()}:
+                    raise  # not another process adding it first
 
     def dispose(self) -> None:
         self._w.dispose()
@@ -199,6 +224,14 @@ class AppDB:
             stmt = stmt.where(where)
         if order:
             stmt = stmt.order_by(*tbl.primary_key.columns)
+        with self._r.connect() as c:
+            res = c.execute(stmt)
+            df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+        return _typed(df, name)
+
+    def read(self, stmt: Any, name: str | None = None) -> pd.DataFrame:
+        """Rows of a SQLAlchemy select (filters, order, limit built by the caller), typed as
+        :meth:`select` types them (by the table ``name`` when given)."""
         with self._r.connect() as c:
             res = c.execute(stmt)
             df = pd.DataFrame(res.fetchall(), columns=list(res.keys()))

@@ -210,7 +210,10 @@ def composition_chart(comp: pd.DataFrame, by: str, lang: str, *, labeller=None) 
         x=alt.X("revenue:Q", stack="normalize", title=t("col.share", lang),
                 axis=alt.Axis(format="%")),
         color=alt.Color("part:N", title=t(f"col.{by}", lang),
-                        sort=alt.EncodingSortField("revenue", op="sum", order="descending")),
+                        sort=alt.EncodingSortField("revenue", op="sum", order="descending"),
+                        # ten colours tell up to ten parts apart; industries and cities are more
+                        scale=alt.Scale(scheme="tableau20") if d["part"].nunique() > 10
+                        else alt.Undefined),
         order=alt.Order("revenue:Q", sort="descending"),
         tooltip=[alt.Tooltip("tier:N", title=t("col.tier", lang)),
                  alt.Tooltip("part:N", title=t(f"col.{by}", lang)),
@@ -303,9 +306,14 @@ def contributions_chart(contrib: pd.DataFrame, lang: str) -> alt.Chart:
 
 def product_graph_chart(nodes: pd.DataFrame, edges: pd.DataFrame, lang: str, *,
                         height: int = 520, title_key: str = "chart.product_graph",
-                        ink: str = INK["light"]) -> alt.LayerChart:
+                        ink: str = INK["light"], square: int | None = None) -> alt.LayerChart:
     """The product graph: node size = penetration, edge width = lift, colour = family;
-    competitors' products drawn as hollow diamonds, substitutions dashed."""
+    competitors' products drawn as hollow diamonds, substitutions dashed.
+
+    ``square`` (pixels): a square chart on equal scales for a ring layout
+    (:func:`valuation.bundling.graph_view`), each label running outward from its product like
+    a spoke (none overlaps another), the ``central`` products' in bold, products without a
+    pair shown faded; without it, the chart of any layout with labels above the products."""
     t = i18n.t
     zh = lang.startswith("zh")
     n = nodes.assign(
@@ -320,40 +328,104 @@ def product_graph_chart(nodes: pd.DataFrame, edges: pd.DataFrame, lang: str, *,
     fam_scale = alt.Scale(domain=families, range=FAMILY_COLORS)
     co = edges[edges["kind"] == "co_holding"]
     sub = edges[edges["kind"] == "substitute"]
-    axis = dict(axis=None, scale=alt.Scale(padding=40))
-    e1 = alt.Chart(co).mark_rule(color="#9aa5b1").encode(
+    if square:
+        lim = 1.85  # the ring (radius 1) and room for the labels around it
+        scale = alt.Scale(domain=[-lim, lim], nice=False, zero=False)
+    else:
+        scale = alt.Scale(padding=40)
+    axis = dict(axis=None, scale=scale)
+    e1 = alt.Chart(co).mark_rule(color="#8a96a3").encode(
         x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), x2="x2:Q", y2="y2:Q",
-        strokeWidth=alt.StrokeWidth("lift:Q", scale=alt.Scale(range=[0.3, 4]), legend=None),
-        opacity=alt.value(0.45),
+        strokeWidth=alt.StrokeWidth("lift:Q", legend=None, scale=alt.Scale(
+            range=[0.6, 4], **({"domain": [1.0, max(3.0, float(co["lift"].max()))]}
+                               if square and len(co) else {}))),  # width by lift, not rank
+        opacity=alt.value(0.55 if square else 0.45),
         tooltip=[alt.Tooltip("source:N"), alt.Tooltip("target:N"),
-                 alt.Tooltip("lift:Q", title=t("bundle.lift", lang), format=".2f"),
+                 alt.Tooltip("lift:Q", title=t("pf.graph.lift", lang), format=".2f"),
                  alt.Tooltip("support:Q", title=t("bundle.support", lang), format=".1%"),
                  alt.Tooltip("confidence_ab:Q", title=t("bundle.confidence", lang), format=".1%")])
     e2 = alt.Chart(sub).mark_rule(color=COMPETITOR_COLOR, strokeDash=[4, 3]).encode(
         x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), x2="x2:Q", y2="y2:Q")
+    if square and "strength" in n.columns:
+        central = n["central"] if "central" in n.columns else pd.Series(False, index=n.index)
+        # the whole catalogue: a product without a pair shown fades; around a centre, none does
+        n["alpha"] = ((n["strength"] > 0) | bool(central.any())).map({True: 0.95, False: 0.35})
+    else:
+        n["alpha"] = 0.9
+    below = dict(orient="bottom", direction="horizontal") if square else {}  # keeps it square
     enc = dict(
         x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis),
         size=alt.Size("penetration:Q", title=t("bundle.penetration", lang),
-                      scale=alt.Scale(range=[40, 900]), legend=alt.Legend(format=".0%")),
-        color=alt.Color("family_label:N", title=t("col.family", lang), scale=fam_scale),
+                      scale=alt.Scale(range=[40, 900] if not square else [30, 600]),
+                      legend=alt.Legend(format=".0%", **(
+                          dict(below, direction="vertical") if square else {}))),
+        color=alt.Color("family_label:N", title=t("col.family", lang), scale=fam_scale,
+                        legend=alt.Legend(**below)),
+        opacity=alt.Opacity("alpha:Q", scale=None, legend=None),
         tooltip=[alt.Tooltip("label:N", title=t("col.product", lang)),
                  alt.Tooltip("who:N", title=t("col.provider", lang)),
                  alt.Tooltip("family_label:N", title=t("col.family", lang)),
                  alt.Tooltip("penetration:Q", title=t("bundle.penetration", lang), format=".1%")],
     )
-    ours = alt.Chart(n[n["provider"] == "ours"]).mark_circle(opacity=0.9, stroke=ink,
+    ours = alt.Chart(n[n["provider"] == "ours"]).mark_circle(stroke=ink,
                                                             strokeWidth=0.5).encode(**enc)
     theirs = alt.Chart(n[n["provider"] != "ours"]).mark_point(
         shape="diamond", filled=False, strokeWidth=2).encode(**enc)
-    labels = alt.Chart(n).mark_text(dy=-12, fontSize=10, color=ink).encode(
-        x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), text="label:N")
-    layers = [e1, e2, ours, theirs, labels]
+    layers = [e1, e2, ours, theirs]
+    if square:
+        layers += _spoke_labels(n, axis, ink, zh)
+    else:
+        layers.append(alt.Chart(n).mark_text(dy=-12, fontSize=10, color=ink).encode(
+            x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), text="label:N"))
     if "state" in n.columns:
         ring = alt.Chart(n[n["state"] == "recommended"]).mark_circle(
             size=1100, fill=None, stroke="#2a9d8f", strokeWidth=2.5, strokeDash=[3, 2]).encode(
             x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis))
         layers.insert(2, ring)
-    return alt.layer(*layers).properties(height=height, title=t(title_key, lang))
+    if square and "central" in n.columns and bool(n["central"].any()):
+        halo = alt.Chart(n[n["central"]]).mark_circle(
+            size=1300, fill=None, stroke=ink, strokeWidth=1.5).encode(
+            x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis))
+        layers.insert(2, halo)
+    chart = alt.layer(*layers).properties(title=t(title_key, lang))
+    if square:  # the plot itself square (the legends beside it): a ring stays round
+        return chart.properties(width=square, height=square,
+                                autosize=alt.AutoSizeParams(type="pad", contains="padding")
+                                ).configure_view(strokeWidth=0)
+    return chart.properties(height=height)
+
+
+def _spoke_labels(n: pd.DataFrame, axis: dict, ink: str, zh: bool) -> list[alt.Chart]:
+    """Labels running outward from products on a ring, like spokes (none overlaps another):
+    upright on the right half, turned half round on the left so none reads upside down; a
+    product in the middle labelled below. Long names are cut (the tooltip has them whole)."""
+    import numpy as np
+
+    cut = 10 if zh else 22
+    text = n["label"].astype(str)
+    text = text.where(text.str.len() <= cut, text.str.slice(0, cut - 1) + "…")
+    r = np.hypot(n["x"], n["y"])
+    theta = np.degrees(np.arctan2(n["y"], n["x"]))
+    hub = r < 1e-9
+    right = (np.cos(np.radians(theta)) >= -1e-9) & ~hub
+    push = np.where(hub, 0.0, 1.0 + 0.09 / np.maximum(r, 1e-9))
+    d = n.assign(text=text, label_alpha=n["alpha"].clip(lower=0.55), lx=n["x"] * push,
+                 ly=np.where(hub, n["y"] - 0.16, n["y"] * push),
+                 angle=np.where(hub, 0.0, np.where(right, -theta, 180.0 - theta)))
+    central = d["central"] if "central" in d.columns else pd.Series(False, index=d.index)
+    out = []
+    for mask, align in ((right, "left"), (~right & ~hub, "right"), (hub, "center")):
+        for bold in (False, True):
+            part = d[np.asarray(mask) & (central == bold).to_numpy()]
+            if part.empty:
+                continue
+            out.append(alt.Chart(part).mark_text(
+                align=align, baseline="middle", fontSize=12 if bold else 10.5,
+                fontWeight="bold" if bold else "normal", color=ink).encode(
+                x=alt.X("lx:Q", **axis), y=alt.Y("ly:Q", **axis), text="text:N",
+                angle=alt.Angle("angle:Q", scale=None),
+                opacity=alt.Opacity("label_alpha:Q", scale=None, legend=None)))
+    return out
 
 
 def coverage_heatmap(ws: pd.DataFrame, by: str, lang: str, *, labeller=None) -> alt.LayerChart:

@@ -181,6 +181,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true",
                     help="send again to those already sent this data version's digest this week")
 
+    sp = cmd("report", _report, "The executive pack (value pyramid, tier migration, revenue "
+             "concentration, KPIs by city and industry, value at risk by team, top movers, the "
+             "accounts the churn model flags before any rule) as PDF or XLSX.")
+    db(sp)
+    sp.add_argument("--format", choices=["pdf", "xlsx"], default=None,
+                    help="file format (default: from --out's suffix, else pdf)")
+    sp.add_argument("--lang", choices=["zh", "en"], default="zh", help="language (default zh)")
+    sp.add_argument("--out", type=Path, required=True, help="file to write")
+    sp.add_argument("--scope", metavar="USER_ID", default=None,
+                    help="only the accounts this user sees in the app (default: all)")
+
     sp = cmd("migrate", _migrate, "Upgrade a database to this version, keeping every row people "
              "wrote (safe while the app serves).")
     db(sp)
@@ -321,6 +332,22 @@ def _digest(args: argparse.Namespace) -> int:
              else f"{n['sent']} sent") + f", {n['skipped']} skipped, {n['failed']} failed",
           file=sys.stderr)
     return 1 if n["failed"] else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from valuation import report
+
+    fmt = args.format or ("xlsx" if args.out.suffix.lower() == ".xlsx" else "pdf")
+    with _store(args) as s:
+        pack = report.pack_for(s, user_id=args.scope, lang=args.lang)
+        data = report.pack_pdf(pack) if fmt == "pdf" else report.pack_xlsx(pack)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(data)
+    m = pack.meta
+    print(f"executive pack ({fmt}, {args.lang}) of {m['scope']}, data as of {m['as_of']}, "
+          f"settings version {m['settings_id'] or 'defaults'}: {args.out} "
+          f"({len(data):,} bytes)")
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -87,6 +87,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         [8.0, 5.0, 3.0, 1.5], "Hours one work order takes per tier, top tier first."),
     "retention.base_save_chance": (
         0.6, "Chance to save an account with no competitor entanglement; falls with entanglement."),
+    "retention.manual_priority": (
+        [1.0, 0.75, 0.5], "Base severity of a work order raised by hand, priority high, normal, "
+                          "low (x the tier's severity weight, as a rule's)."),
     # Churn model, survival and lifetime value
     "churn.horizon_months": (6, "Churn label: the account churns within this many months."),
     "churn.min_events": (100, "Below this many churn events, rank by the transparent rules instead."),
@@ -96,6 +99,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     # Imports
     "import.max_shrink": (
         0.2, "An import that would shrink a stored table by more than this share stops."),
+    "quality.max_age_days": (
+        35, "Data quality: a fact table whose newest date lies more than this many days "
+            "before the as-of date is shown as behind."),
     # Sign-in
     "auth.max_failures": (
         5, "Failed sign-ins in a row for one user ID that lock it (even the right password is "
@@ -424,8 +430,15 @@ def _validate(s: Settings) -> None:
               "auth.session_hours", "auth.failure_memory_hours"):
         if s.get(k) < 1:
             raise SettingsError(f"{k}: at least 1")
+    age = s.get("quality.max_age_days")
+    if not isinstance(age, int) or isinstance(age, bool) or age < 0:
+        raise SettingsError("quality.max_age_days: a whole number of days, 0 or more")
     if s.get("auth.backoff_seconds") < 0:
         raise SettingsError("auth.backoff_seconds: 0 or more")
+    manual = s.get("retention.manual_priority")
+    if len(manual) != 3 or any(v < 0 for v in manual):
+        raise SettingsError("retention.manual_priority: three base severities (high, normal, "
+                            "low), none below 0")
     if s.get("digest.default_lang") not in ("zh", "en"):
         raise SettingsError("digest.default_lang: zh or en")
     port = s.get("digest.smtp_port")

@@ -402,7 +402,8 @@ class _Mail:
                      f"<ul>{items}</ul>" if items else f"<p>{e(self.tr('digest.none'))}</p>"]
             rest = int(n[s] or 0) - shown
             if rest > 0:
-                url = more_url if s != "tier_drop" else f"{self.base}/portfolio"
+                # the Portfolio is the app's first page: its address is the root
+                url = more_url if s != "tier_drop" else f"{self.base}/"
                 text.append(self.tr("digest.more", n=rest, url=url))
                 pre, post = self.tr("digest.more", n=rest, url="\0").split("\0")
                 body.append(f'<p>{e(pre)}<a href="{e(url)}">{e(url)}</a>{e(post)}</p>')

@@ -7,6 +7,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -18,6 +19,7 @@ __all__ = [
     "account_frame",
     "finish_frame",
     "data_as_of",
+    "kpis_of",
     "frame_as_of",
     "live_accounts",
     "load_sql",
@@ -100,19 +102,30 @@ def portfolio_kpis(frame: pd.DataFrame) -> dict[str, float]:
     live = ~frame["churned"].astype(bool).to_numpy()  # a mask: no copy of the frame's rows
     as_of = pd.Timestamp(frame.attrs.get("as_of", date.today()))
     churn_dates = pd.to_datetime(frame["churn_date"])
-    recent = churn_dates > as_of - pd.DateOffset(months=12)
-    rev3 = float(frame["revenue_3m"].sum())
+    recent = (churn_dates > as_of - pd.DateOffset(months=12)).to_numpy()
+    return kpis_of(live, frame["monthly_revenue"].to_numpy(float),
+                   frame["revenue_3m"].to_numpy(float), frame["revenue_prev_3m"].to_numpy(float),
+                   frame["arrears_3m"].to_numpy(float), recent)
+
+
+def kpis_of(live: np.ndarray, monthly_revenue: np.ndarray, revenue_3m: np.ndarray,
+            revenue_prev_3m: np.ndarray, arrears_3m: np.ndarray,
+            churned_recent: np.ndarray) -> dict[str, float]:
+    """The headline figures of :func:`portfolio_kpis` from whole columns of the rows in
+    question (live or not): accounts and monthly revenue of the live ones, the revenue trend
+    (last three months over the three before) and the arrears rate over all, the accounts
+    churned in the last twelve months and their share of those live a year ago."""
+    live = np.asarray(live, dtype=bool)
+    recent = np.asarray(churned_recent, dtype=bool)
+    rev3, prev3 = float(np.sum(revenue_3m)), float(np.sum(revenue_prev_3m))
+    n_live, n_recent = float(live.sum()), float(recent.sum())
     return {
-        "accounts": float(live.sum()),
-        "monthly_revenue": float(frame["monthly_revenue"][live].sum()),
-        "revenue_trend": (
-            float(frame["revenue_3m"].sum() / frame["revenue_prev_3m"].sum() - 1)
-            if frame["revenue_prev_3m"].sum() > 0
-            else float("nan")
-        ),
-        "churned_12m": float(recent.sum()),
-        "churn_rate_12m": float(recent.sum() / max(live.sum() + recent.sum(), 1)),
-        "arrears_rate": float(frame["arrears_3m"].sum() / rev3) if rev3 > 0 else float("nan"),
+        "accounts": n_live,
+        "monthly_revenue": float(np.sum(np.asarray(monthly_revenue)[live])),
+        "revenue_trend": float(rev3 / prev3 - 1) if prev3 > 0 else float("nan"),
+        "churned_12m": n_recent,
+        "churn_rate_12m": float(n_recent / max(n_live + n_recent, 1)),
+        "arrears_rate": float(np.sum(arrears_3m) / rev3) if rev3 > 0 else float("nan"),
     }
 
 

@@ -3,6 +3,7 @@ dimension separated the accounts that churned afterwards."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -17,12 +18,15 @@ from valuation.scoring import score
 from valuation.store import Store
 
 __all__ = [
+    "COMPARISONS",
     "SNAPSHOT_COLUMNS",
+    "Comparison",
     "account_history",
     "auc_ci",
     "backfill_snapshots",
     "churn_label",
     "evaluate",
+    "kpi_comparisons",
     "load_snapshot",
     "previous_snapshot",
     "scored_at",
@@ -88,6 +92,87 @@ def previous_snapshot(store: Store, before: date) -> pd.DataFrame:
     if d is None:
         return pd.DataFrame(columns=SNAPSHOT_COLUMNS)
     return load_snapshot(store, pd.Timestamp(d).date())
+
+
+COMPARISONS: dict[str, int] = {"mom": 1, "yoy": 12}
+"""The earlier points the headline figures are compared with: months back from the as-of
+month (month on month, year on year)."""
+
+COMPARISON_COLUMNS = ["account_id", "live", "tier", "strategy", "monthly_revenue", "revenue_3m",
+                      "revenue_prev_3m", "arrears_3m"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The portfolio as it was at one earlier point, for the headline figures' change.
+
+    ``month`` ("YYYY-MM") is the month compared with, ``as_of`` the date of its score snapshot
+    (the latest of that month). ``frame`` has one row per account live then (``live``: in the
+    snapshot, with its ``tier``, ``strategy`` and ``monthly_revenue`` then) or billed in the
+    six months to ``as_of`` (``revenue_3m``, ``revenue_prev_3m``, ``arrears_3m`` as the
+    account frame reads them at that date). Without a snapshot of that month, or without
+    bills of it, ``as_of`` is None, ``frame`` is empty and ``reason`` says why:
+    ``"one_snapshot"`` (the history is a single snapshot, e.g. an export's one date),
+    ``"no_snapshot"``, ``"no_bills"``; ``first`` is the first snapshot's date.
+    """
+
+    key: str
+    month: str
+    as_of: date | None
+    reason: str | None
+    first: date | None
+    frame: pd.DataFrame = field(repr=False)
+
+
+def kpi_comparisons(store: Store, as_of: date) -> dict[str, Comparison]:
+    """The earlier points of :data:`COMPARISONS` for the headline figures as of ``as_of``:
+    the score snapshot of that month (who was live, in which tier and strategy, with which
+    monthly revenue) and the bills to its date; and, as ``"now"``, the same for the month of
+    ``as_of`` (a change is one snapshot against another: the analysis the pages show scores
+    churned accounts too, so its tiers differ a little from any snapshot's). Two queries per
+    point, over whole tables."""
+    dates = snapshot_dates(store)
+    first = dates[0] if dates else None
+    month_now = pd.Timestamp(as_of).to_period("M")
+    out: dict[str, Comparison] = {}
+    for key, back in {"now": 0, **COMPARISONS}.items():  # this month's snapshot, the two points
+        month = month_now - back
+        label = str(month)
+        inside = [d for d in dates if pd.Timestamp(d).to_period("M") == month]
+        empty = pd.DataFrame(columns=COMPARISON_COLUMNS)
+        if not inside:
+            why = "one_snapshot" if len(dates) <= 1 else "no_snapshot"
+            out[key] = Comparison(key, label, None, why, first, empty)
+            continue
+        d = max(inside)
+        ts = pd.Timestamp(d)
+        m1, m3, m6 = ((ts - pd.DateOffset(months=k)).date() for k in (1, 3, 6))
+        billed = store.scalar("SELECT count(*) FROM billing_monthly WHERE month > ? AND month <= ?",
+                              [m1, d])
+        if not billed:
+            out[key] = Comparison(key, label, None, "no_bills", first, empty)
+            continue
+        snap = store.query(
+            "SELECT account_id, tier, strategy, monthly_revenue FROM score_snapshots "
+            "WHERE as_of = ?", [d])
+        bills = store.query(
+            """
+            SELECT account_id,
+                   sum(CASE WHEN month > ? THEN billed ELSE 0 END) AS revenue_3m,
+                   sum(CASE WHEN month <= ? THEN billed ELSE 0 END) AS revenue_prev_3m,
+                   sum(CASE WHEN month > ? THEN arrears ELSE 0 END) AS arrears_3m
+            FROM billing_monthly
+            WHERE month > ? AND month <= ?
+            GROUP BY account_id
+            """, [m3, m3, m3, m6, d])
+        snap["account_id"] = snap["account_id"].astype(str)
+        bills["account_id"] = bills["account_id"].astype(str)
+        frame = snap.assign(live=True).merge(bills, on="account_id", how="outer")
+        frame["live"] = frame["live"].astype("boolean").fillna(False).astype(bool)
+        for c in ("monthly_revenue", "revenue_3m", "revenue_prev_3m", "arrears_3m"):
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").fillna(0.0).astype(float)
+        out[key] = Comparison(key, label, d, None, first, frame[COMPARISON_COLUMNS])
+    return out
 
 
 def account_history(store: Store, account_id: str) -> pd.DataFrame:

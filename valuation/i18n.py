@@ -39,9 +39,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "app.demo_passwords": (
         "Demo database: {users} still sign in with the published demo passwords. Import your "
-        "users (which removes them) and set real passwords with `valuation passwd USER`.",
+        "users (which removes them) and set real passwords on the Users & teams page or with "
+        "`valuation passwd USER`.",
         "演示数据库：{users} 仍可用公开的演示口令登录。请导入真实用户（将删除演示口令），"
-        "并用 `valuation passwd 工号` 设置真实口令。",
+        "并在用户与团队页或用 `valuation passwd 工号` 设置真实口令。",
     ),
     "app.tagline": (
         "Which accounts matter, which are slipping away, and what to do about each.",
@@ -123,6 +124,87 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filter.any": ("Any", "全部"),
     "filter.search_hint": ("Name or account ID", "客户名称或编号"),
     "filter.include_churned": ("Include churned accounts", "包含已离网客户"),
+    # -- page fixes: KPIs that follow the filters, links, XLSX, settings labels, product graph --
+    "pf.kpi_caption": (
+        "Figures for the accounts the filters select, with their change month on month and "
+        "year on year.",
+        "以下指标按当前筛选条件统计,并给出环比与同比变化。",
+    ),
+    "pf.mom": ("vs last month", "环比"),
+    "pf.yoy": ("vs a year ago", "同比"),
+    "pf.pp": ("{x} pp", "{x} 个百分点"),
+    "pf.help_mom": ("Month on month: {change} against {month} (score snapshot of {date}).",
+                    "环比:较 {month}({date} 评分快照)变化 {change}。"),
+    "pf.help_yoy": ("Year on year: {change} against {month} (score snapshot of {date}).",
+                    "同比:较 {month}({date} 评分快照)变化 {change}。"),
+    "pf.help_no_mom": ("No month-on-month change: {why}.", "无环比:{why}。"),
+    "pf.help_no_yoy": ("No year-on-year change: {why}.", "无同比:{why}。"),
+    "pf.why.one_snapshot": (
+        "the score history is a single snapshot ({first}), as an export of one date is",
+        "评分历史只有 {first} 一个快照(单一日期的导入数据即如此)",
+    ),
+    "pf.why.no_history": ("there is no score history yet (valuation snapshot makes one)",
+                          "尚无评分历史(可用 valuation snapshot 生成)"),
+    "pf.why.no_snapshot": ("the score history has no snapshot of {month} (it starts {first})",
+                           "评分历史中没有 {month} 的快照(历史始于 {first})"),
+    "pf.why.no_bills": ("there are no bills of {month}", "没有 {month} 的账单"),
+    "pf.why.undefined": ("the figure is undefined then (nothing billed to compare)",
+                         "当时该指标无法计算(无可比的出账收入)"),
+    "pf.help_basis": (
+        "Churned accounts count in the churn figure only. An earlier month applies the same "
+        "filters to the portfolio as it was then: who was live, their tier, strategy and "
+        "monthly revenue from that month's score snapshot, the three-month figures from the "
+        "bills to its date, the rest of the filters as things are now.",
+        "已离网客户只计入离网指标。往期指标对当时的客户组合套用同样的筛选:在网客户及其层级、"
+        "策略与月收入取当月评分快照,近3月指标取截至当时的账单,其余筛选条件按现状。",
+    ),
+    "pf.download_xlsx": ("Download Excel", "下载 Excel"),
+    "pf.download_xlsx_help": (
+        "The same table as an Excel workbook, numbers as numbers (at most {rows} rows).",
+        "同一表格的 Excel 工作簿,数字保留为数值(最多 {rows} 行)。",
+    ),
+    "pf.set.code": ("Tier", "层级"),
+    "pf.set.label_en": ("Name (English)", "英文名称"),
+    "pf.set.label_zh": ("Name (Chinese)", "中文名称"),
+    "pf.set.settings_id": ("Version", "版本"),
+    "pf.set.comment": ("Comment", "说明"),
+    "pf.set.active": ("Active", "生效中"),
+    "pf.set.updated_by": ("Changed by", "修改人"),
+    "pf.set.updated_at": ("Changed at", "修改时间"),
+    "pf.set.scope_min": ("{col} at least {value}", "{col}不低于 {value}"),
+    "pf.set.scope_max": ("{col} at most {value}", "{col}不高于 {value}"),
+    "pf.norm.percentile": ("percentile rank", "百分位排名"),
+    "pf.norm.minmax": ("min–max (winsorised)", "最小-最大缩放(截尾)"),
+    "pf.norm.log": ("logarithm, then min–max", "取对数后最小-最大缩放"),
+    "pf.norm.fixed": ("fixed range", "固定区间"),
+    "pf.missing.zero": ("count as zero", "按零计"),
+    "pf.missing.median": ("the scope's median", "取范围内中位数"),
+    "pf.missing.best": ("the best value", "取最优值"),
+    "pf.graph.centre": ("Centre on", "聚焦"),
+    "pf.graph.whole": ("The whole catalogue", "全部产品"),
+    "pf.graph.family": ("Family: {name}", "产品族:{name}"),
+    "pf.graph.top_k": ("Strongest pairs per product", "每个产品显示的最强共持关系数"),
+    "pf.graph.top_k_help": (
+        "Each product keeps its co-holding pairs with the highest lift, this many at most, "
+        "and only those at or above the minimum lift.",
+        "每个产品最多保留提升度最高的这么多条共持关系,且提升度不低于最小值。",
+    ),
+    "pf.graph.caption": (
+        "{shown} of {total} co-holding {total|pair|pairs} with lift at least {lift} shown: each "
+        "product's {k} strongest. Grey line: held together (thicker: higher lift); dashed: a "
+        "competitor's product and our substitute. Hover a product or a line for its figures.",
+        "共 {total} 条提升度不低于 {lift} 的共持关系,显示其中 {shown} 条(每个产品最强的 {k} 条)。"
+        "灰线:共同持有(越粗提升度越高);虚线:异网产品与我方替代产品。悬停查看数值。",
+    ),
+    "pf.graph.pairs": ("Pairs shown, strongest first", "图中共持关系(按提升度排序)"),
+    "pf.graph.product_a": ("Product", "产品"),
+    "pf.graph.product_b": ("Held with", "共同持有"),
+    "pf.graph.lift": ("Lift", "提升度"),
+    "pf.graph.accounts": ("Accounts holding both", "同时持有的客户数"),
+    "pf.order_not_open": ("Work order {order} is not among your open work orders.",
+                          "工单 {order} 不在您的未结工单中。"),
+    "pf.graph.none": ("No co-holding pair reaches this lift: lower the minimum lift.",
+                      "没有共持关系达到该提升度:请降低最小提升度。"),
     "col.account_id": ("Account ID", "客户编号"),
     "col.name": ("Name", "客户名称"),
     "col.industry": ("Industry", "行业"),
@@ -433,9 +515,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "survival.by.tier": ("Value tier", "价值层级"),
     "survival.reading": ("Still with us after 5 years of tenure:", "在网满5年的留存率:"),
     "model.title": ("Churn model", "离网模型"),
-    "model.none": ("No churn model trained yet. An administrator trains it on the Import page "
-                   "or with `valuation churn train`.",
-                   "尚未训练离网模型。管理员可在数据导入页或用 valuation churn train 训练。"),
+    "model.none": ("No churn model trained yet. An administrator trains it on the Models & "
+                   "jobs page or with `valuation churn train`.",
+                   "尚未训练离网模型。管理员可在模型与任务页或用 valuation churn train 训练。"),
     "model.method.model": (
         "Calibrated gradient boosting, learned from {events} churn events; a logistic "
         "baseline explains each account's factors.",
@@ -609,9 +691,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "account.first_hit": ("First hit", "首次触发"),
     "account.last_hit": ("Last hit", "最近触发"),
     "account.no_churn_model": (
-        "No churn model trained yet: an administrator trains it on the Import page "
+        "No churn model trained yet: an administrator trains it on the Models & jobs page "
         "(or `valuation churn train`). Lifetime value uses the survival curves meanwhile.",
-        "尚未训练离网模型:管理员可在数据导入页训练(或运行 valuation churn train)。"
+        "尚未训练离网模型:管理员可在模型与任务页训练(或运行 valuation churn train)。"
         "生命周期价值仍按生存曲线估算。"),
     "account.churn_risk": ("Churn risk", "离网风险"),
     "account.churn_not_live": ("The account has churned: there is no risk left to estimate.",
@@ -832,6 +914,346 @@ STRINGS: dict[str, tuple[str, str]] = {
     "import.download_report": ("Download the report", "下载校验报告"),
     "import.history": ("Import history", "导入历史"),
     "import.version": ("Current data version: {version}", "当前数据版本:{version}"),
+    # The admin's pages: users and teams, audit log, data quality, models and jobs
+    # (pages/admin_users.py, pages/audit.py, pages/data_quality.py, pages/models_jobs.py)
+    "admin.nav.users": ("Users & teams", "用户与团队"),
+    "admin.nav.audit": ("Audit log", "审计日志"),
+    "admin.nav.quality": ("Data quality", "数据质量"),
+    "admin.nav.models": ("Models & jobs", "模型与任务"),
+    "admin.users.title": ("Users and teams", "用户与团队"),
+    "admin.users.caption": (
+        "Create users, change a role or team, deactivate, reset a password, and move accounts "
+        "between account managers. Every change is versioned and in the audit log; what is "
+        "set here holds over later imports of users and teams.",
+        "创建用户、调整角色或团队、停用、重置口令，以及在客户经理之间移交客户。每次修改都有版本并记入审计日志；"
+        "此处的设置在以后导入用户和团队时保持有效。"),
+    "admin.tab.users": ("Users", "用户"),
+    "admin.tab.teams": ("Teams", "团队"),
+    "admin.tab.move": ("Move accounts", "移交客户"),
+    "admin.users_n": ("Users", "用户数"),
+    "admin.deactivated_n": ("Deactivated", "已停用"),
+    "admin.no_password_n": ("Without a password", "未设口令"),
+    "admin.no_password_help": (
+        "Active users who cannot sign in yet: reset their password to give them one.",
+        "尚无法登录的在用用户：重置口令即可为其设置。"),
+    "admin.locked_n": ("Locked now", "当前锁定"),
+    "admin.create_user": ("Create a user", "新建用户"),
+    "admin.create_team": ("Create a team", "新建团队"),
+    "admin.user_id": ("User ID", "工号"),
+    "admin.user_id_help": (
+        "The sign-in name: letters, digits, dot, dash or underscore, starting with a letter "
+        "or digit.", "登录名：字母、数字、点、横线或下划线，以字母或数字开头。"),
+    "admin.name": ("Name", "姓名"),
+    "admin.name_en": ("English name", "英文名称"),
+    "admin.role": ("Role", "角色"),
+    "admin.team": ("Team", "团队"),
+    "admin.team_help": ("Required for account managers and sales leads.",
+                        "客户经理和销售主管必须填写。"),
+    "admin.email": ("E-mail", "邮箱"),
+    "admin.password": ("Password", "口令"),
+    "admin.password_help": (
+        "At least 8 characters. Leave it empty to generate a temporary one, shown once.",
+        "至少 8 个字符。留空则生成临时口令，仅显示一次。"),
+    "admin.create": ("Create", "创建"),
+    "admin.save": ("Save", "保存"),
+    "admin.created": ("User created.", "用户已创建。"),
+    "admin.team_created": ("Team created.", "团队已创建。"),
+    "admin.saved": ("Saved.", "已保存。"),
+    "admin.no_change": ("Nothing to save: the values are unchanged.", "没有修改，无需保存。"),
+    "admin.search": ("Search", "搜索"),
+    "admin.search_hint": ("user ID or name", "工号或姓名"),
+    "admin.status": ("Status", "状态"),
+    "admin.status.active": ("active", "在用"),
+    "admin.status.deactivated": ("deactivated", "已停用"),
+    "admin.status.locked": ("locked", "已锁定"),
+    "admin.status.no_password": ("no password", "未设口令"),
+    "admin.accounts": ("Live accounts", "在网客户"),
+    "admin.last_sign_in": ("Last sign-in", "最近登录"),
+    "admin.changed": ("Changed here", "已在此修改"),
+    "admin.users_shown": ("{n} of {total} {total|user|users}", "显示 {n} / {total} 个用户"),
+    "admin.pick_user": ("User to change (or tick a row above)", "要修改的用户（或在上表中勾选一行）"),
+    "admin.edit_user": ("Name, role and team", "姓名、角色与团队"),
+    "admin.sign_in": ("Sign-in", "登录"),
+    "admin.field": ("Field", "字段"),
+    "admin.value": ("Value", "值"),
+    "admin.has_password": ("Password set", "已设口令"),
+    "admin.locked_until": ("Locked until", "锁定至"),
+    "admin.reset": ("Reset the password", "重置口令"),
+    "admin.reset_title": ("Reset the password", "重置口令"),
+    "admin.reset_confirm": (
+        "A new password for this user; their open sessions end and a lockout is lifted.",
+        "为该用户设置新口令；其已登录的会话将结束，锁定解除。"),
+    "admin.reset_done": ("Password reset.", "口令已重置。"),
+    "admin.password_once": (
+        "The temporary password, shown only this once: hand it over in person and ask them "
+        "to keep it secret.", "临时口令，仅显示这一次：请当面交给本人，并提醒其妥善保管。"),
+    "admin.password_noted": ("Done: I have handed it over", "已交给本人"),
+    "admin.deactivate": ("Deactivate", "停用"),
+    "admin.activate": ("Activate again", "重新启用"),
+    "admin.deactivate_title": ("Deactivate this user?", "停用该用户？"),
+    "admin.deactivate_confirm": (
+        "They can no longer sign in and their open sessions end. Their {n} live "
+        "{n|account stays|accounts stay} theirs: move them on the Move accounts tab.",
+        "其将无法登录，已登录的会话立即结束。其名下 {n} 个在网客户保持不变：可在“移交客户”页签移交。"),
+    "admin.deactivated": ("User deactivated.", "用户已停用。"),
+    "admin.activated": ("User active again.", "用户已重新启用。"),
+    "admin.inactive_owns": (
+        "Deactivated, and still the owner of {n} live {n|account|accounts}: move them on the "
+        "Move accounts tab.", "已停用，但名下仍有 {n} 个在网客户：请在“移交客户”页签移交。"),
+    "admin.signin_deactivated": (
+        "Your user has been deactivated by an administrator: you were signed out.",
+        "您的账号已被管理员停用，已退出登录。"),
+    "admin.team_id": ("Team ID", "团队编号"),
+    "admin.team_name": ("Team", "团队名称"),
+    "admin.lead": ("Sales lead", "销售主管"),
+    "admin.city": ("City", "所属地市"),
+    "admin.members": ("Members", "成员"),
+    "admin.pick_team": ("Team to change", "要修改的团队"),
+    "admin.move_caption": (
+        "Pick the owner, narrow the list, tick accounts (or take every account shown) and "
+        "move them to another active account manager. The move holds across re-imports that "
+        "still name the previous owner.",
+        "选择原客户经理，筛选列表，勾选客户（或全部显示的客户），移交给另一位在用的客户经理。"
+        "以后导入的数据若仍写原客户经理，移交保持有效。"),
+    "admin.move_from": ("From (owner · live accounts)", "原客户经理（在网客户数）"),
+    "admin.move_to": ("To (account manager · live accounts)", "移交给（在网客户数）"),
+    "admin.move_none": ("No user owns a live account.", "没有用户名下有在网客户。"),
+    "admin.move_selected": ("Move ticked ({n})", "移交勾选的客户（{n}）"),
+    "admin.move_all": ("Move all {n} shown", "移交显示的全部 {n} 个"),
+    "admin.move_title": ("Move these accounts?", "移交这些客户？"),
+    "admin.move_confirm": ("{n} {n|account goes|accounts go} to:", "{n} 个客户将移交给："),
+    "admin.move": ("Move", "移交"),
+    "admin.moved": ("{n} {n|account|accounts} moved.", "已移交 {n} 个客户。"),
+    "admin.conflict": (
+        "Someone else saved a change meanwhile, so nothing was saved: {error}. The page now "
+        "shows the current values; make your change again if it still applies.",
+        "期间已有他人保存修改，因此本次未保存：{error}。页面已显示最新内容，如仍需要请重新修改。"),
+    "admin.err.bad_id": ("{id!r} cannot be an ID: use letters, digits, dot, dash or underscore",
+                         "{id!r} 不能作为编号：请使用字母、数字、点、横线或下划线"),
+    "admin.err.exists": ("There is already a user {id}.", "已有工号为 {id} 的用户。"),
+    "admin.err.team_exists": ("There is already a team {id}.", "已有编号为 {id} 的团队。"),
+    "admin.err.no_user": ("There is no user {id}.", "没有工号为 {id} 的用户。"),
+    "admin.err.no_team": ("There is no team {team}.", "没有编号为 {team} 的团队。"),
+    "admin.err.no_name": ("A name is required.", "必须填写名称。"),
+    "admin.err.bad_role": ("{role!r} is not a role.", "{role!r} 不是有效角色。"),
+    "admin.err.needs_team": ("Account managers and sales leads need a team.",
+                             "客户经理和销售主管必须属于一个团队。"),
+    "admin.err.bad_email": ("{email!r} is not an e-mail address.", "{email!r} 不是有效的邮箱地址。"),
+    "admin.err.short_password": ("A password needs at least 8 characters.",
+                                 "口令至少需要 8 个字符。"),
+    "admin.err.self": ("You cannot deactivate yourself.", "不能停用自己的账号。"),
+    "admin.err.last_admin": (
+        "This is the last active admin: another admin must exist before this one stops "
+        "being one.", "这是最后一位在用的支撑经理：须先有另一位支撑经理。"),
+    "admin.err.inactive": ("{id} is deactivated: activate them first.",
+                           "{id} 已停用：请先重新启用。"),
+    "admin.err.not_lead": ("{id} is not a sales lead.", "{id} 不是销售主管。"),
+    "admin.err.not_manager": ("{id} is not an active account manager.",
+                              "{id} 不是在用的客户经理。"),
+    "admin.err.same_owner": ("The accounts already belong to that account manager.",
+                             "这些客户已属于该客户经理。"),
+    "admin.err.no_accounts": ("No account was chosen.", "未选择客户。"),
+    "admin.audit.title": ("Audit log", "审计日志"),
+    "admin.audit.caption": (
+        "Every change anyone made, newest first: who, when, what, in which table, and the row "
+        "before and after. Passwords and secrets are never written (shown as ***).",
+        "所有修改记录，最新在前：谁、何时、做了什么、在哪张表，以及修改前后的记录。口令和密钥从不写入（显示为 ***）。"),
+    "admin.audit.who": ("Who", "操作人"),
+    "admin.audit.action": ("Action", "操作"),
+    "admin.audit.table": ("Table", "表"),
+    "admin.audit.key": ("Account or key", "客户或记录编号"),
+    "admin.audit.key_help": (
+        "An account ID finds the rows about that account (also work orders and plans naming "
+        "it); other text finds the rows whose key contains it (a user ID, a work order).",
+        "输入客户编号可查到与该客户有关的记录（包括提到它的工单和计划）；其他文字查找记录编号中包含它的记录（工号、工单号）。"),
+    "admin.audit.span": ("From … to", "时间范围"),
+    "admin.audit.span_help": ("Days in UTC, both included.", "按 UTC 日期，含首尾两天。"),
+    "admin.audit.matching": ("Entries", "记录数"),
+    "admin.audit.none": ("No entry matches these filters.", "没有符合条件的记录。"),
+    "admin.audit.at": ("When", "时间"),
+    "admin.audit.row": ("Row", "记录"),
+    "admin.audit.change": ("What changed", "修改内容"),
+    "admin.audit.shown": ("{n} {n|entry|entries}; tick one to read it whole.",
+                          "共 {n} 条；勾选一条查看完整内容。"),
+    "admin.audit.detail": ("The entry, before and after", "记录详情：修改前后"),
+    "admin.audit.pick": ("Tick an entry in the table to see every field before and after.",
+                         "在上表中勾选一条记录，查看每个字段修改前后的值。"),
+    "admin.audit.before": ("Before", "修改前"),
+    "admin.audit.after": ("After", "修改后"),
+    "admin.audit.changed": ("Changed", "有变化"),
+    "admin.quality.title": ("Data quality", "数据质量"),
+    "admin.quality.caption": (
+        "Each fact table: its last import and how its rows changed, how far its newest date "
+        "lies before the as-of date (behind after {days} days), references that find nothing, "
+        "and missing values per column.",
+        "每张数据表：最近一次导入及行数变化、最新日期距数据截止日多少天（超过 {days} 天为滞后）、"
+        "找不到对应记录的引用，以及各列的缺失值。"),
+    "admin.quality.working": ("Counting every table…", "正在统计各表…"),
+    "admin.quality.as_of": ("As-of date", "数据截止日"),
+    "admin.quality.as_of_help": (
+        "The data's own date: the last day of daily usage, else the end of the last billed "
+        "month.", "数据自身的日期：号码日使用的最后一天，否则为最近出账月的月末。"),
+    "admin.quality.last_import": ("Last import", "最近导入"),
+    "admin.quality.behind_n": ("Tables behind", "滞后的表"),
+    "admin.quality.behind_help": (
+        "Tables whose newest date lies more than {days} days before the as-of date "
+        "(quality.max_age_days).", "最新日期早于数据截止日超过 {days} 天的表（quality.max_age_days）。"),
+    "admin.quality.broken_n": ("Broken references", "失效引用"),
+    "admin.quality.broken_help": (
+        "Rows pointing at a row that is no longer there (an import replaced the table it "
+        "refers to without it). The unassigned pool is not counted.",
+        "指向已不存在记录的行（某次导入替换了被引用的表而缺少这些记录）。未分配客户不计在内。"),
+    "admin.quality.gaps_n": ("Columns with gaps", "有缺失的列"),
+    "admin.quality.gaps_help": (
+        "Optional columns with at least one missing value: a measure fed by a column that is "
+        "often empty weighs less.", "至少有一个缺失值的可选列：经常为空的列所支撑的指标权重会降低。"),
+    "admin.quality.imports": ("Imports", "导入"),
+    "admin.quality.rows_now": ("Rows now", "当前行数"),
+    "admin.quality.imported_at": ("Last imported", "最近导入时间"),
+    "admin.quality.imported_by": ("By", "导入人"),
+    "admin.quality.rows_then": ("Rows imported", "导入行数"),
+    "admin.quality.rows_before": ("Import before", "上次导入行数"),
+    "admin.quality.change": ("Change", "变化"),
+    "admin.quality.source": ("From", "来源"),
+    "admin.quality.empty_tables": ("Empty: {tables}", "空表：{tables}"),
+    "admin.quality.age": ("Data age", "数据时效"),
+    "admin.quality.date_column": ("Date column", "日期列"),
+    "admin.quality.newest": ("Newest", "最新日期"),
+    "admin.quality.days": ("Days before the as-of date", "距截止日天数"),
+    "admin.quality.behind": ("behind", "滞后"),
+    "admin.quality.current": ("current", "及时"),
+    "admin.quality.refs": ("References that find nothing", "失效引用"),
+    "admin.quality.refs_ok": ("Every reference finds its row.", "所有引用都能找到对应记录。"),
+    "admin.quality.columns": ("Column", "列"),
+    "admin.quality.refers_to": ("Refers to", "引用"),
+    "admin.quality.failed_rows": ("Rows", "行数"),
+    "admin.quality.example": ("For example", "示例"),
+    "admin.quality.meaning": ("Meaning", "含义"),
+    "admin.quality.hard": ("broken: the row it names is gone", "失效：所指记录已不存在"),
+    "admin.quality.soft": ("unassigned pool: the owner is not a user", "未分配：负责人不是系统用户"),
+    "admin.quality.pool_hint": (
+        "Accounts of the unassigned pool are assigned on the Retention page, or moved on the "
+        "Users and teams page.", "未分配客户可在离网维系页分配，或在用户与团队页移交。"),
+    "admin.quality.missing": ("Missing values", "缺失值"),
+    "admin.quality.only_gaps": ("Only columns with missing values", "只显示有缺失的列"),
+    "admin.quality.no_gaps": ("No column has a missing value.", "没有列存在缺失值。"),
+    "admin.quality.column": ("Column", "列"),
+    "admin.quality.required": ("Required", "必填"),
+    "admin.quality.missing_n": ("Missing", "缺失数"),
+    "admin.quality.rows": ("Rows", "行数"),
+    "admin.quality.share": ("Share missing", "缺失比例"),
+    "admin.models.title": ("Models and jobs", "模型与任务"),
+    "admin.models.caption": (
+        "The scheduled jobs with their last run and result, the churn model and its "
+        "retraining, and the calibration of the scores. Jobs run here as they do from "
+        "`valuation jobs`, beside the running app.",
+        "定时任务的最近运行与结果、离网模型及其重新训练、评分校准。这里运行任务与 `valuation jobs` 相同，不影响系统使用。"),
+    "admin.models.jobs": ("Jobs", "定时任务"),
+    "admin.models.job": ("Job", "任务"),
+    "admin.models.what": ("What it does", "作用"),
+    "admin.models.last_run": ("Last run", "最近运行"),
+    "admin.models.by": ("By", "执行人"),
+    "admin.models.result": ("Result", "结果"),
+    "admin.models.for": ("For", "数据与设置版本"),
+    "admin.models.due": ("Due", "是否待运行"),
+    "admin.models.due_yes": ("due: not run for this data", "待运行：尚未针对当前数据运行"),
+    "admin.models.due_no": ("done for this data", "当前数据已运行"),
+    "admin.models.versions": ("data {data} · settings {settings}", "数据 {data} · 设置 {settings}"),
+    "admin.models.jobs_hint": (
+        "A job is due when it has not run for the current data and settings versions; the "
+        "buttons run one now all the same (the churn model's retraining: under the model "
+        "below).",
+        "某任务尚未针对当前的数据和设置版本运行时即为待运行；下方按钮可随时立即运行（离网模型训练见下方模型部分）。"),
+    "admin.models.run": ("Run {job}", "运行：{job}"),
+    "admin.models.running": ("{job}: running…", "{job}：运行中…"),
+    "admin.models.done": ("{job}: done", "{job}：已完成"),
+    "admin.models.done_result": ("{job} done: {result}", "{job} 已完成：{result}"),
+    "admin.models.failed": ("{job} failed; nothing it would have written was kept.",
+                            "{job} 运行失败；未保留任何部分结果。"),
+    "admin.models.no_data": ("No data yet: import (or create the demo) first.",
+                             "尚无数据：请先导入数据（或创建演示数据）。"),
+    "admin.models.train_help": (
+        "Learns from every month end of the history (minutes on a large portfolio); the "
+        "pages read the new model at once.", "用历史各月末数据训练（数据量大时需几分钟）；各页面随即使用新模型。"),
+    "admin.models.calibration": ("Calibration of the scores", "评分校准"),
+    "admin.models.calibration_caption": (
+        "The loyalty and competitor weights fitted to the portfolio's own churn are reviewed "
+        "and saved on the Settings page, where their effect on tiers is previewed.",
+        "按本组合离网情况拟合的忠诚度和竞争关系权重，在评估设置页预览其对层级的影响后保存。"),
+    "admin.models.in_force": ("In force", "当前生效"),
+    "admin.models.last_calibration": ("Last calibration saved", "最近一次保存的校准"),
+    "admin.models.never": ("never", "从未"),
+    "admin.models.settings_version": ("Settings version", "设置版本"),
+    "admin.models.comment": ("Comment", "说明"),
+    "admin.models.at": ("When", "时间"),
+    "admin.models.calibrate_link": ("Calibrate on the Settings page (Calibrate tab)",
+                                    "到评估设置页校准（“校准”页签）"),
+    "admin.job.analysis": ("Analysis", "分析构建"),
+    "admin.job.dispatch": ("Warning dispatch", "预警派单"),
+    "admin.job.snapshot": ("Score snapshot", "评分快照"),
+    "admin.job.retrain": ("Churn model retraining", "离网模型训练"),
+    "admin.job_help.analysis": ("Builds the analysed portfolio the pages read.",
+                                "构建各页面读取的组合分析。"),
+    "admin.job_help.dispatch": ("Turns this week's early warnings into work orders.",
+                                "将本周预警转为工单。"),
+    "admin.job_help.snapshot": ("Stores today's scores and tiers for history and migration.",
+                                "保存当前评分和层级，用于历史和迁移分析。"),
+    "admin.job_help.retrain": ("Trains the churn model on the history and re-scores the risk.",
+                               "用历史数据训练离网模型并重新计算风险。"),
+    "admin.stage.analysis": ("Building the analysis…", "正在构建分析…"),
+    "admin.stage.warnings": ("Running the warning rules and dispatching…", "正在运行预警规则并派单…"),
+    "admin.stage.snapshot": ("Scoring the accounts as of the data's date…", "正在按数据日期评分…"),
+    "admin.stage.plan": ("Choosing how to train on this history…", "正在确定训练方式…"),
+    "admin.stage.rows": ("Rebuilding every month end of the history…", "正在重建历史各月末数据…"),
+    "admin.stage.evaluate": ("Testing on a later period than it learns from…", "正在用较晚的时期检验…"),
+    "admin.stage.fit": ("Fitting the model…", "正在拟合模型…"),
+    "admin.stage.save": ("Saving the model and its card…", "正在保存模型及其说明卡…"),
+    "admin.stage.risk": ("Re-scoring the churn risk the pages read…", "正在重新计算各页面使用的离网风险…"),
+    "admin.import.models_link": ("Churn model and jobs", "离网模型与定时任务"),
+    "admin.import.quality_link": ("Check the data quality", "检查数据质量"),
+    "admin.action.sign_in": ("signed in", "登录"),
+    "admin.action.sign_in_failed": ("sign-in failed", "登录失败"),
+    "admin.action.sign_in_locked": ("sign-in refused: locked", "锁定中拒绝登录"),
+    "admin.action.sign_in_throttled": ("sign-in refused: too soon", "尝试过快被拒绝"),
+    "admin.action.lockout": ("locked out", "锁定"),
+    "admin.action.sign_out": ("signed out", "退出登录"),
+    "admin.action.sign_out_idle": ("signed out: idle", "空闲退出"),
+    "admin.action.sign_out_revoked": ("signed out: session ended elsewhere", "会话被撤销退出"),
+    "admin.action.sign_out_removed": ("signed out: user removed", "用户已删除退出"),
+    "admin.action.sign_out_deactivated": ("signed out: deactivated", "停用后退出"),
+    "admin.action.session_restored": ("session restored", "恢复会话"),
+    "admin.action.session_refused": ("session cookie refused", "拒绝会话凭证"),
+    "admin.action.revoke_sessions": ("sessions ended", "结束会话"),
+    "admin.action.set_password": ("password set", "设置口令"),
+    "admin.action.rehash_password": ("password hash upgraded", "口令摘要升级"),
+    "admin.action.remove_demo_password": ("demo password removed", "删除演示口令"),
+    "admin.action.unlock": ("lockout lifted", "解除锁定"),
+    "admin.action.create_secret": ("server key created", "创建服务器密钥"),
+    "admin.action.create_user": ("user created", "创建用户"),
+    "admin.action.change_user": ("user changed", "修改用户"),
+    "admin.action.deactivate_user": ("user deactivated", "停用用户"),
+    "admin.action.activate_user": ("user activated", "启用用户"),
+    "admin.action.create_team": ("team created", "创建团队"),
+    "admin.action.change_team": ("team changed", "修改团队"),
+    "admin.action.assign_owner": ("owner assigned", "分配客户经理"),
+    "admin.action.save_settings": ("settings saved", "保存设置"),
+    "admin.action.deactivate": ("settings version retired", "设置版本停用"),
+    "admin.action.snapshot": ("score snapshot", "评分快照"),
+    "admin.action.migrate": ("database upgraded", "数据库升级"),
+    "admin.action.insert": ("row added", "新增记录"),
+    "admin.action.update": ("row changed", "修改记录"),
+    "admin.action.create": ("created", "创建"),
+    "admin.action.assign": ("assigned", "分派"),
+    "admin.action.hit": ("warning hit again", "预警再次触发"),
+    "admin.action.escalate": ("escalated", "升级"),
+    "admin.action.append": ("history appended", "追加记录"),
+    "admin.action.note": ("note", "备注"),
+    "admin.action.plan": ("plan", "计划"),
+    "admin.action.job_analysis": ("job: analysis", "任务：分析构建"),
+    "admin.action.job_dispatch": ("job: warning dispatch", "任务：预警派单"),
+    "admin.action.job_snapshot": ("job: score snapshot", "任务：评分快照"),
+    "admin.action.job_retrain": ("job: churn model retraining", "任务：离网模型训练"),
+    "admin.action.job_digest": ("job: weekly digest", "任务：周报邮件"),
     # The weekly digest e-mail (valuation/digest.py)
     "digest.subject": ("Weekly digest {date}: {name}", "客户周报 {date}：{name}"),
     "digest.subject_lead": ("Team weekly digest {date}: {team}", "团队周报 {date}：{team}"),
@@ -875,6 +1297,251 @@ STRINGS: dict[str, tuple[str, str]] = {
     "digest.footer": (
         "Sent by the account valuation toolkit; the figures are as of {date}.",
         "本邮件由政企客户价值评估系统自动发送；数据截至 {date}。"),
+    # The executive pack and the account brief (valuation/report.py)
+    "report.title": ("Executive pack: value pyramid and retention", "经营分析简报：价值金字塔与客户保有"),
+    "report.scope.all": ("All accounts", "全部客户"),
+    "report.scope.account_manager": ("Accounts of {name} ({user})", "{name}（{user}）的客户"),
+    "report.scope.sales_lead": (
+        "Team {team} of {name} ({user}) and the unassigned pool",
+        "{name}（{user}）所在团队 {team} 及待分配客户"),
+    "report.stamp": ("Data as of {as_of} · {settings}", "数据截至 {as_of} · {settings}"),
+    "report.settings_version": ("settings version {id}", "评估设置第 {id} 版"),
+    "report.settings_default": ("default settings", "默认评估设置"),
+    "report.generated": ("generated {at}", "生成于 {at}"),
+    "report.total": ("Total", "合计"),
+    "report.none": ("None.", "无。"),
+    "report.unassigned_pool": ("Unassigned pool", "待分配客户"),
+    "report.pyramid": ("Value pyramid", "价值金字塔"),
+    "report.pyramid_about": (
+        "Per tier: accounts, monthly revenue, average scores and service entitlements.",
+        "各层级的客户数、月收入、平均得分与服务权益。"),
+    "report.composition": ("Value composition by tier", "各层级价值构成"),
+    "report.composition_about": (
+        "Monthly revenue of each tier by product family, industry and city, with its share "
+        "of the tier.", "各层级按产品族、行业、地市划分的月收入及其在该层级中的占比。"),
+    "report.composition_note": (
+        "Share of each tier's revenue: by product family (our held monthly spend) and by "
+        "industry.", "各层级收入构成：按产品族（我方在用产品月支出）和按行业。"),
+    "report.family_shares": ("Share of the tier's revenue by product family",
+                             "各层级收入中各产品族占比"),
+    "report.concentration": ("Revenue concentration", "收入集中度"),
+    "report.concentration_about": (
+        "Share of monthly revenue from the largest accounts (read off the Lorenz curve).",
+        "最大客户群贡献的月收入占比（取自洛伦兹曲线）。"),
+    "report.gini_note": ("Gini coefficient {gini}: 0 is revenue spread evenly, 1 is all of "
+                         "it from one account.",
+                         "基尼系数 {gini}：0 表示收入平均分布，1 表示全部收入来自一个客户。"),
+    "report.migration": ("Tier migration since the previous snapshot", "较上期快照的层级迁移"),
+    "report.migration_about": (
+        "Accounts and monthly revenue moving between tiers from the previous score snapshot "
+        "to the as-of date.", "自上期评分快照至数据日期，在各层级之间迁移的客户数与月收入。"),
+    "report.migration_note": (
+        "Accounts by tier in the snapshot of {previous} (rows) and on {as_of} (columns); "
+        "'New' came in since, 'Left' churned.",
+        "行：{previous} 快照中的层级；列：{as_of} 的层级。“新增”为此后新进客户，“流失”为已离网客户。"),
+    "report.no_previous": (
+        "No earlier score snapshot to compare with (snapshots are stored by `valuation jobs "
+        "snapshot`).", "没有更早的评分快照可供比较（评分快照由 `valuation jobs snapshot` 生成）。"),
+    "report.moves": ("Tier moves", "层级变动"),
+    "report.moves_about": ("Accounts that moved up, stayed, moved down, came in or left.",
+                           "层级上升、不变、下降、新增和流失的客户。"),
+    "report.move.up": ("Moved up", "上升"),
+    "report.move.same": ("Stayed", "不变"),
+    "report.move.down": ("Moved down", "下降"),
+    "report.move.new": ("New", "新增"),
+    "report.move.gone": ("Left", "流失"),
+    "report.kpis_city": ("KPIs by city", "分地市指标"),
+    "report.kpis_industry": ("KPIs by industry", "分行业指标"),
+    "report.kpis_city_about": ("Per city: accounts, revenue, top-tier share, scores, churn, "
+                               "arrears.", "各地市的客户数、收入、高层级占比、得分、离网与欠费。"),
+    "report.kpis_industry_about": ("Per industry: the same figures as by city.",
+                                   "各行业的同类指标。"),
+    "report.kpis_note": (
+        "Churn rate: accounts that churned in the last 12 months over those plus the active "
+        "ones. Arrears rate: 3 months of arrears over 3 months of revenue.",
+        "离网率：近12个月离网客户数 ÷（离网客户数 + 在网客户数）。欠费率：近3月欠费 ÷ 近3月收入。"),
+    "report.risk_by_team": ("Value at risk by team", "分团队风险价值"),
+    "report.risk_by_team_about": (
+        "Per team: active accounts, a year of revenue, mean churn probability, revenue and "
+        "lifetime value at risk.", "各团队的在网客户数、年收入、平均离网概率、一年收入风险与生命周期价值风险。"),
+    "report.risk_note": (
+        "Revenue at risk: churn probability x a year of revenue; lifetime value at risk: churn "
+        "probability x lifetime value. A team is the account manager's.",
+        "一年收入风险 = 离网概率 × 一年收入；生命周期价值风险 = 离网概率 × 生命周期价值。团队按客户经理归属。"),
+    "report.risk_basis": ("Churn probability within {months} months.",
+                          "离网概率指未来 {months} 个月内离网的概率。"),
+    "report.no_model": (
+        "No churn model is trained yet, so there is no value at risk and no model-flagged "
+        "account (`valuation churn train`).",
+        "尚未训练离网模型，因此没有风险价值和模型预警客户（`valuation churn train`）。"),
+    "report.movers_up": ("Top movers up", "价值上升最多的客户"),
+    "report.movers_down": ("Top movers down", "价值下降最多的客户"),
+    "report.movers_up_about": ("The accounts whose value score rose most since the previous "
+                               "snapshot.", "较上期快照价值得分上升最多的客户。"),
+    "report.movers_down_about": ("The accounts whose value score fell most since the previous "
+                                 "snapshot.", "较上期快照价值得分下降最多的客户。"),
+    "report.movers_note": ("Value score change since the snapshot of {previous}.",
+                           "价值得分较 {previous} 快照的变化。"),
+    "report.flagged": ("Flagged by the churn model before any rule",
+                       "模型先于规则预警的高风险客户"),
+    "report.flagged_about": (
+        "Active accounts in the churn model's top decile that no open work order covers, by "
+        "revenue at risk.", "离网概率居模型前10%、且尚无未结工单的在网客户，按一年收入风险排序。"),
+    "report.flagged_note": (
+        "{n} {n|account|accounts} in the model's top decile of churn probability with no open "
+        "work order (largest revenue at risk first): the rules are silent, the history says "
+        "churn is likely.",
+        "共 {n} 个客户离网概率居模型前10%且无未结工单（按一年收入风险排序）：规则尚未预警，但历史规律显示其离网可能性高。"),
+    "report.kpi.flagged": ("Flagged by the model only", "仅模型预警客户"),
+    "report.kpi.moved_up": ("Moved up a tier", "层级上升客户"),
+    "report.kpi.moved_down": ("Moved down a tier", "层级下降客户"),
+    "report.col.dimension": ("Breakdown", "维度"),
+    "report.col.segment": ("Segment", "细分"),
+    "report.col.share_in_tier": ("Share of the tier", "层级内占比"),
+    "report.col.largest": ("Largest accounts", "最大客户占比"),
+    "report.col.move": ("Move", "变动"),
+    "report.col.annual_revenue": ("Revenue, 1 year", "年收入"),
+    "report.col.mean_probability": ("Mean churn probability", "平均离网概率"),
+    "report.col.risk_share": ("Share of revenue at risk", "风险占比"),
+    "report.col.previous_tier": ("Tier before", "原层级"),
+    "report.col.tier_now": ("Tier now", "现层级"),
+    "report.col.previous_value": ("Value before", "原价值得分"),
+    "report.col.value_now": ("Value now", "现价值得分"),
+    "report.col.measure": ("Figure", "指标"),
+    "report.col.value": ("Value", "数值"),
+    "report.sheet.about": ("About", "说明"),
+    "report.sheet.summary": ("Headline figures", "核心指标"),
+    "report.about.scope": ("Scope", "范围"),
+    "report.about.as_of": ("Data as of", "数据截至"),
+    "report.about.settings": ("Settings version", "评估设置版本"),
+    "report.about.data_version": ("Data version", "数据版本"),
+    "report.about.previous": ("Previous snapshot", "上期快照"),
+    "report.about.no_previous": ("none", "无"),
+    "report.about.generated": ("Generated", "生成时间"),
+    "report.about.risk": ("Churn risk", "离网风险"),
+    "report.about.sheets": ("Sheets", "工作表"),
+    "report.download_pdf": ("Executive pack (PDF)", "经营分析简报（PDF）"),
+    "report.download_xlsx": ("Executive pack (XLSX)", "经营分析简报（XLSX）"),
+    "report.download_help": (
+        "The pyramid, migration, concentration, KPIs, value at risk, movers and model-flagged "
+        "accounts of {scope}, as of {as_of}; built when you click.",
+        "{scope}的价值金字塔、层级迁移、收入集中度、各项指标、风险价值、价值变动和模型预警客户，数据截至 {as_of}；点击时生成。"),
+    "report.brief.title": ("Visit brief", "客户拜访简报"),
+    "report.brief.download": ("Visit brief (PDF)", "拜访简报（PDF）"),
+    "report.brief.download_help": (
+        "One page for a visit: value and tier, scores and reasons, churn risk, products and "
+        "the next-best one, open work, recent interactions; built when you click.",
+        "一页拜访准备材料：价值与层级、得分及原因、离网风险、在用产品与推荐产品、未结工单、近期接触记录；点击时生成。"),
+    "report.brief.scores": ("Scores and their top reasons", "得分及主要原因"),
+    "report.brief.col.dimension": ("Dimension", "维度"),
+    "report.brief.col.score": ("Score", "得分"),
+    "report.brief.col.grade": ("Grade", "等级"),
+    "report.brief.factors": ("Churn risk drivers: {factors}", "离网风险主要因素：{factors}"),
+    "report.brief.products": ("Products", "产品"),
+    "report.brief.next_best": ("Top cross-sell suggestion", "首推产品"),
+    "report.brief.suggestion": ("{product} ({family}): {why}; expected {revenue} a month",
+                                "{product}（{family}）：{why}；预计月收入 {revenue}"),
+    "report.brief.work": ("Open work orders and the plan", "未结工单与客户计划"),
+    "report.brief.more_orders": ("… and {n} more open work orders.", "……另有 {n} 张未结工单。"),
+    "report.brief.plan": ("{objective}: {action} (due {due}, {status})",
+                          "{objective}：{action}（{due} 到期，{status}）"),
+    "report.brief.no_plan": ("No open plan; the strategy suggests: {action}",
+                             "暂无进行中的计划；策略建议：{action}"),
+    "report.brief.interactions": ("Recent interactions", "近期接触记录"),
+    "report.brief.no_interactions": ("No interaction recorded.", "暂无接触记录。"),
+    # -- field work: contacts logged in the app, work orders raised by hand, the queue by
+    #    account, complete plans, My work's saves
+    "field.log_title": ("Log a call or visit", "登记电话或拜访"),
+    "field.order_title": ("Raise a work order", "新建工单"),
+    "field.kind.call": ("Call", "电话"),
+    "field.kind.visit": ("Visit", "拜访"),
+    "field.kind.email": ("E-mail", "邮件"),
+    "field.kind.meeting": ("Meeting", "会议"),
+    "field.outcome.reached": ("Spoke with the customer", "已与客户沟通"),
+    "field.outcome.not_reached": ("Not reached", "未联系上"),
+    "field.outcome.follow_up": ("Follow-up agreed", "约定跟进"),
+    "field.outcome.at_risk": ("Customer considering leaving", "客户有离网意向"),
+    "field.outcome.resolved": ("Concern resolved", "问题已解决"),
+    "field.contact_date": ("Date of the contact", "接触日期"),
+    "field.contact_date_help": (
+        "When it happened, by the calendar (today at the latest): not the data's date.",
+        "实际发生的日期(最晚为今天),不是数据截止日期。"),
+    "field.contact_note": ("What was said, what was agreed", "沟通内容与约定事项"),
+    "field.contact_note_hint": ("e.g. asked about the renewal price; send the offer by Friday",
+                                "例如:客户询问续约价格,周五前发送报价"),
+    "field.log_save": ("Log the contact", "登记"),
+    "field.logged": ("{kind} on {date} logged.", "已登记 {date} 的{kind}。"),
+    "field.source.app": ("✎ Logged in the app", "✎ 应用内登记"),
+    "field.source.import": ("Imported", "导入"),
+    "field.history_caption": (
+        "{n} {n|contact|contacts} logged in the app, kept across every import. The scores "
+        "(visits and complaints in 12 months) count imported interactions only.",
+        "应用内登记 {n} 条,重新导入后仍保留。评分中的接触指标(近12个月拜访与投诉)只计导入的接触记录。"),
+    "field.priority": ("Priority", "优先级"),
+    "field.priority.high": ("High", "高"),
+    "field.priority.normal": ("Normal", "中"),
+    "field.priority.low": ("Low", "低"),
+    "field.due_help": (
+        "Counted from the data's date ({as_of}), as the warnings' due dates are; overdue is "
+        "read against it too.",
+        "与预警工单一样从数据截止日期({as_of})起算,逾期也按该日期判断。"),
+    "field.order_note": ("What to do, and why", "处理事项与原因"),
+    "field.order_note_hint": ("e.g. the CIO mentioned a competitor's cloud offer",
+                              "例如:信息中心主任提到异网的云服务报价"),
+    "field.create_order": ("Create the work order", "创建工单"),
+    "field.order_created": ("Work order {id} created for {who}, due {due}.",
+                            "已创建工单 {id},处理人 {who},{due} 到期。"),
+    "field.order_exists": (
+        "This account already has an open work order raised by hand ({id}): add a note to it "
+        "on My work instead.",
+        "该客户已有一张人工创建的未结工单({id}):请在“我的工单”中为其添加备注。"),
+    "field.order_open": (
+        "Open work order raised by hand: {id}, {status}, for {who}, due {due}. One is open per "
+        "account at a time: add what is new to it as a note on My work.",
+        "已有人工创建的未结工单:{id},{status},处理人 {who},{due} 到期。每个客户同时只保留一张,"
+        "新情况请在“我的工单”中作为备注添加。"),
+    "field.order_not_live": ("The account is no longer live: no work order can be raised.",
+                             "该客户已离网,不能新建工单。"),
+    "field.order_for": ("Raise a work order for {name} · {id}", "为 {name} · {id} 新建工单"),
+    "field.unflagged_pick": ("Select a row to raise a work order for that account.",
+                             "选中一行,即可为该客户新建工单。"),
+    "field.event.create": ("Raised by hand", "人工创建"),
+    "field.history.create": ("Raised by hand for {who}, priority {priority}, due {due}",
+                             "人工创建,处理人 {who},优先级{priority},{due} 到期"),
+    "field.rule.manual": ("Raised by hand", "人工创建"),
+    "field.failed": ("Not saved: {error}", "未保存:{error}"),
+    "field.col.orders": ("Orders", "工单数"),
+    "field.accounts_shown": ("{n} {n|account|accounts}", "{n} 个客户"),
+    "field.select_hint": ("A row is an account: assigning it assigns all its orders shown.",
+                          "每行是一个客户:派发该行即派发其显示的全部工单。"),
+    "field.assign_ticked": ("Assign {n} ticked {n|order|orders}", "派发选中的 {n} 张工单"),
+    "field.select_all": ("Select all filtered ({n})", "选择全部筛选结果({n})"),
+    "field.select_all_confirm": (
+        "Assign all {n} filtered work orders, on {m} accounts, to {who}?",
+        "将筛选出的全部 {n} 张工单(涉及 {m} 个客户)派发给 {who}?"),
+    "field.confirm_assign": ("Assign all {n}", "派发全部 {n} 张"),
+    "field.select_all_changed": (
+        "The filtered list changed since you selected it (a filter, or someone else's "
+        "update): nothing was assigned. Select all again to assign the list as it is now.",
+        "选择后筛选结果已变化(筛选条件或他人的更新),未派发任何工单。请重新选择全部。"),
+    "field.plan_missing": ("Not saved: an open plan needs {what}.", "未保存:进行中的计划需要填写{what}。"),
+    "field.plan_needs.action": ("an action", "行动"),
+    "field.plan_needs.due_date": ("a due date", "到期日"),
+    "field.and": ("{a} and {b}", "{a}和{b}"),
+    "field.mw_nothing": ("Nothing to save: no new status and the note is unchanged.",
+                         "没有需要保存的内容:未选择新状态,备注也未修改。"),
+    "field.mw_stale": (
+        "Not saved: that step was already made. The order is now “{status}”; choose the next "
+        "step below.",
+        "未保存:该步骤已完成。工单当前状态为“{status}”,请在下方选择下一步。"),
+    "field.mw_gone": (
+        "{order} was closed meanwhile by {who} (now “{status}”); nothing of yours was saved "
+        "on it.",
+        "{order} 已被 {who} 关闭(当前状态“{status}”),您对它的修改未保存。"),
+    "field.mw_conflict": (
+        "Not saved: {who} changed this work order meanwhile; it is now “{status}”. The form "
+        "below shows it as it is: make your change again.",
+        "未保存:{who} 刚刚修改了这张工单,当前状态为“{status}”。下方表单已按最新状态显示,请重新操作。"),
 }
 
 _CITIES = {
@@ -982,6 +1649,8 @@ def rule(code: str, lang: str) -> str:
     """A warning rule's name in ``lang``, prefixed with its id for line rules (W1 ...)."""
     from valuation.warnings import RULES
 
+    if code not in RULES and f"field.rule.{code}" in STRINGS:  # e.g. raised by hand
+        return t(f"field.rule.{code}", lang)
     level, en, zh = RULES.get(code, ("", code, code))
     text = zh if lang.startswith("zh") else en
     return f"{code} {text}" if code.startswith("W") else text

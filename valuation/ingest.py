@@ -2037,7 +2037,7 @@ def _guard(report: ImportReport, store: Store, max_shrink: float) -> None:
             for name, cond in (("work_orders", " AND status NOT IN "
                                 "('retained', 'lost', 'false_alarm')"),
                                ("plans", " AND status NOT IN ('done', 'dropped')"),
-                               ("account_assignments", ""))}
+                               ("account_assignments", ""), ("contact_log", ""))}
         lost = {k: v for k, v in lost.items() if v}
         if lost:
             what = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())

@@ -20,10 +20,12 @@ from valuation.warnings import open_orders, summarise
 __all__ = [
     "OBJECTIVES",
     "PLAN_STATUSES",
+    "PlanIncomplete",
     "capacity_plan",
     "capacity_summary",
     "contract_pipeline",
     "counter_poaching",
+    "model_flagged",
     "pipeline_summary",
     "plans_for",
     "plans_in_scope",
@@ -247,6 +249,57 @@ def counter_poaching(
                            ascending=[False, False, True], ignore_index=True)
 
 
+FLAGGED_COLUMNS = ("account_id", "name", "name_en", "tier", "owner_id", "owner_name",
+                   "owner_name_en", "team_id", "monthly_revenue", "churn_probability",
+                   "revenue_at_risk", "lifetime_value", "factor_1")
+
+
+def model_flagged(risk: pd.DataFrame, frame: pd.DataFrame, open_accounts: Any,
+                  n: int | None = None) -> pd.DataFrame:
+    """The accounts the churn model flags before any rule: live accounts of ``frame`` in the
+    model's top decile of churn probability (over all of ``risk``, where it finds most of the
+    churn) that no open work order covers (``open_accounts``: account ids), largest revenue
+    at risk first (the first ``n`` when given). Columns :data:`FLAGGED_COLUMNS` (those the
+    frame has); no rows without a trained model.
+
+    ``risk``: ``churn.portfolio_risk`` (indexed by account_id)."""
+    p = risk["churn_probability"]
+    info_cols = [c for c in FLAGGED_COLUMNS[1:9] if c in frame.columns]
+    if p.notna().sum() == 0:
+        return pd.DataFrame(columns=["account_id", *info_cols, *FLAGGED_COLUMNS[9:]])
+    high = (p >= p.quantile(0.9)).to_numpy()
+    covered = risk.index.isin(pd.Index([str(a) for a in open_accounts], dtype=object))
+    r = risk[high & ~covered]
+    ids = pd.Index(frame["account_id"].astype(str).to_numpy())
+    r = r[ids.get_indexer(r.index) >= 0]
+    top = r.nlargest(n, "revenue_at_risk") if n is not None else r.sort_values(
+        "revenue_at_risk", ascending=False, kind="stable")
+    info = frame[info_cols].iloc[ids.get_indexer(top.index)].reset_index(drop=True)
+    return pd.concat([pd.DataFrame({"account_id": top.index.to_numpy()}), info,
+                      top[list(FLAGGED_COLUMNS[9:])].reset_index(drop=True)], axis=1)
+
+
+class PlanIncomplete(ValueError):
+    """An open plan without what makes it a plan: ``missing`` names the fields (``action``,
+    ``due_date``) in that order."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("an open plan needs an action and a due date; missing: "
+                         + ", ".join(m.replace("_", " ") for m in missing))
+        self.missing = missing
+
+
+def _blank(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        if pd.isna(v):
+            return True
+    except (TypeError, ValueError):
+        pass
+    return isinstance(v, str) and not v.strip()
+
+
 def save_plan(
     store: Store,
     plan: Mapping[str, Any],
@@ -258,9 +311,14 @@ def save_plan(
 
     Objectives: retain, grow_share, win_back; statuses: open, in_progress, done, dropped
     (new plans default to open). A plan may link one of the account's work orders
-    (work_order_id) and the product of a cross-sell suggestion it follows (product_id). Versioned and audited; with
-    ``expected_version`` a stale edit raises ConflictError. Unknown fields, objectives,
-    statuses, accounts or work orders raise ValueError.
+    (work_order_id) and the product of a cross-sell suggestion it follows (product_id).
+    Versioned and audited; with ``expected_version`` a stale edit raises ConflictError.
+    Unknown fields, objectives, statuses, accounts or work orders raise ValueError.
+
+    A plan that is open or in progress after the save (a new one, or an edit of one) states
+    what will be done and by when: without an action or a due date it is refused with
+    :class:`PlanIncomplete`, naming what is missing. Closing a plan (done, dropped) needs
+    neither, so one written before this rule can still be closed as it is.
     """
     unknown = sorted(set(plan) - _PLAN_EDITABLE)
     if unknown:
@@ -292,6 +350,10 @@ def save_plan(
     if row.get("product_id") and not store.scalar(
             "SELECT count(*) FROM products WHERE product_id = ?", [row["product_id"]]):
         raise ValueError(f"no product {row['product_id']!r}")
+    if merged.get("status", "open") in ("open", "in_progress"):
+        missing = [f for f in ("action", "due_date") if _blank(merged.get(f))]
+        if missing:
+            raise PlanIncomplete(missing)
     if row.get("due_date") is not None:
         row["due_date"] = pd.Timestamp(row["due_date"]).date()
     version = store.write_row("plans", row, user=user, expected_version=expected_version,

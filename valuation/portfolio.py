@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,8 +11,9 @@ import pandas as pd
 from valuation import i18n
 from valuation.schema import enum_label
 
-__all__ = ["MAP_COLUMNS", "TABLE_COLUMNS", "UNASSIGNED", "VIEW_COLUMNS", "account_table",
-           "filter_accounts", "filter_positions", "owner_options", "take", "with_previous"]
+__all__ = ["KPIS", "MAP_COLUMNS", "TABLE_COLUMNS", "UNASSIGNED", "VIEW_COLUMNS", "account_table",
+           "align_comparisons", "filter_accounts", "filter_positions", "kpi_changes",
+           "owner_options", "take", "with_previous"]
 
 UNASSIGNED = "__unassigned__"  # the owner filter's choice for the unassigned pool
 
@@ -62,6 +63,29 @@ def filter_positions(
 
     ``text`` matches the account id, Chinese or English name (case-insensitive substring).
     """
+    mask = _attribute_mask(frame, text=text, industries=industries, cities=cities, sizes=sizes,
+                           owners=owners, stages=stages)
+    mask &= _chosen(frame, "tier", tiers) & _chosen(frame, "strategy", strategies)
+    if not include_churned:
+        mask &= ~frame["churned"].astype(bool).to_numpy()
+    return np.flatnonzero(mask)
+
+
+def _chosen(frame: pd.DataFrame, col: str, chosen: Sequence[str],
+            values: pd.Series | None = None) -> np.ndarray:
+    """True where ``values`` (default: ``frame[col]``) is one of ``chosen``; all True when
+    nothing is chosen or the frame has no such column."""
+    if not chosen or (values is None and col not in frame.columns):
+        return np.ones(len(frame), dtype=bool)
+    v = frame[col] if values is None else values
+    return v.isin(list(chosen)).fillna(False).to_numpy(bool)
+
+
+def _attribute_mask(frame: pd.DataFrame, *, text: str = "", industries: Sequence[str] = (),
+                    cities: Sequence[str] = (), sizes: Sequence[str] = (),
+                    owners: Sequence[str] = (), stages: Sequence[str] = ()) -> np.ndarray:
+    """The filters on what an account is (name, industry, city, size, owner, stage): every
+    filter but tier, strategy and churn, which change with the date."""
     mask = np.ones(len(frame), dtype=bool)
     if text.strip():
         needle = text.strip().lower()
@@ -71,20 +95,117 @@ def filter_positions(
             + "\n" + frame["name_en"].fillna("").astype("string").str.lower()
         )
         mask &= hay.str.contains(needle, regex=False).fillna(False).to_numpy(bool)
-    for col, chosen in (
-        ("industry", industries), ("city", cities), ("size_class", sizes),
-        ("tier", tiers), ("strategy", strategies), ("lifecycle_stage", stages),
-    ):
-        if chosen and col in frame.columns:
-            mask &= frame[col].isin(list(chosen)).fillna(False).to_numpy(bool)
+    for col, chosen in (("industry", industries), ("city", cities), ("size_class", sizes),
+                        ("lifecycle_stage", stages)):
+        mask &= _chosen(frame, col, chosen)
     if owners:
         owned = frame["owner_id"].isin(list(owners)).fillna(False).to_numpy(bool)
         if UNASSIGNED in owners:  # no owner, or one who is not a user (no name joined)
             owned = owned | frame["owner_name"].isna().to_numpy()  # (a CoW view is read-only)
         mask &= owned
-    if not include_churned:
-        mask &= ~frame["churned"].astype(bool).to_numpy()
-    return np.flatnonzero(mask)
+    return mask
+
+
+KPIS: dict[str, str] = {"accounts": "diff", "monthly_revenue": "ratio", "revenue_trend": "diff",
+                        "churned_12m": "diff", "churn_rate_12m": "diff", "arrears_rate": "diff"}
+"""The headline figures and how their change is read: ``diff`` (now minus then: a count, or
+a rate in points) or ``ratio`` (now over then, minus one)."""
+
+
+def align_comparisons(frame: pd.DataFrame, comparisons: Mapping[str, Any]
+                      ) -> dict[str, Any]:
+    """``comparisons`` (:func:`valuation.history.kpi_comparisons`) with each frame re-indexed
+    to ``frame``'s rows (position for position; an account unknown then is not live and has
+    no bills), for :func:`kpi_changes`. One hash lookup per row; do it once per scope."""
+    from dataclasses import replace
+
+    ids = frame["account_id"].astype(str).to_numpy()
+    out = {}
+    for key, c in comparisons.items():  # the two earlier points
+        if c.as_of is None:
+            out[key] = c
+            continue
+        at = pd.Index(c.frame["account_id"].astype(str)).get_indexer(ids)
+        known = at >= 0
+        src = c.frame.iloc[np.where(known, at, 0)].reset_index(drop=True)
+        aligned = pd.DataFrame({
+            "account_id": ids,
+            "live": src["live"].to_numpy(bool) & known,
+            "tier": np.where(known, src["tier"].to_numpy(object), None),
+            "strategy": np.where(known, src["strategy"].to_numpy(object), None),
+            **{col: np.where(known, src[col].to_numpy(float), 0.0)
+               for col in ("monthly_revenue", "revenue_3m", "revenue_prev_3m", "arrears_3m")},
+        })
+        out[key] = replace(c, frame=aligned)
+    return out
+
+
+def kpi_changes(frame: pd.DataFrame, comparisons: Mapping[str, Any], *, text: str = "",
+                industries: Sequence[str] = (), cities: Sequence[str] = (),
+                sizes: Sequence[str] = (), owners: Sequence[str] = (),
+                tiers: Sequence[str] = (), strategies: Sequence[str] = (),
+                stages: Sequence[str] = (), **_: Any) -> pd.DataFrame:
+    """The headline figures of the accounts the filters select (churned ones included: they
+    make the churn figure; ``include_churned`` does not apply), now and at each earlier point
+    of ``comparisons`` (aligned to ``frame`` by :func:`align_comparisons`), with the change.
+
+    At an earlier point the same filters select from the portfolio as it was: who was live
+    then and their tier, strategy and monthly revenue come from that month's score snapshot,
+    the three-month revenue and arrears from the bills to its date, churn from the churn
+    dates in the twelve months to it; what an account is (name, industry, city, size, owner,
+    stage) is read as it is now. An account not live then keeps its present tier and
+    strategy (it counts only where it churned in those twelve months).
+
+    ``value`` is the figure of the frame (what the page's table shows). A change compares
+    like with like: the figure at this month's snapshot (``comparisons["now"]``; the frame
+    where there is none) against the figure at the earlier one.
+
+    One row per :data:`KPIS` figure: ``value`` and, per point (``mom``, ``yoy``), ``<key>``
+    (the change: NaN where the point is missing or the figure undefined then) and
+    ``<key>_value`` (the figure then)."""
+    attrs = _attribute_mask(frame, text=text, industries=industries, cities=cities, sizes=sizes,
+                            owners=owners, stages=stages)
+    as_of = pd.Timestamp(frame.attrs["as_of"])
+    churn = pd.to_datetime(frame["churn_date"])
+
+    def figures(mask: np.ndarray, live: np.ndarray, cols: Mapping[str, Any],
+                day: pd.Timestamp) -> dict[str, float]:
+        recent = ((churn > day - pd.DateOffset(months=12)) & (churn <= day)).to_numpy()
+        from valuation.features import kpis_of
+
+        return kpis_of(live[mask], np.asarray(cols["monthly_revenue"], float)[mask],
+                       np.asarray(cols["revenue_3m"], float)[mask],
+                       np.asarray(cols["revenue_prev_3m"], float)[mask],
+                       np.asarray(cols["arrears_3m"], float)[mask], recent[mask])
+
+    def at_point(c: Any) -> pd.Series:
+        """The figures at one point (a snapshot's month), the same filters applied."""
+        f = c.frame
+        live = f["live"].to_numpy(bool)
+        mask = attrs.copy()
+        for col, chosen in (("tier", tiers), ("strategy", strategies)):
+            if chosen and col in frame.columns:  # as it was where live then, else as now
+                was = pd.Series(np.where(live, f[col].to_numpy(object),
+                                         frame[col].to_numpy(object)))
+                mask &= _chosen(frame, col, chosen, was)
+        return pd.Series(figures(mask, live, f, pd.Timestamp(c.as_of)))
+
+    now_mask = attrs & _chosen(frame, "tier", tiers) & _chosen(frame, "strategy", strategies)
+    out = pd.DataFrame({"value": pd.Series(figures(
+        now_mask, ~frame["churned"].astype(bool).to_numpy(), frame, as_of))}).reindex(list(KPIS))
+    here = comparisons.get("now")
+    # a change is one snapshot against another (same scoring); the frame where none is of now
+    now = (at_point(here).reindex(out.index) if here is not None and here.as_of is not None
+           else out["value"])
+    ratio = np.array([KPIS[k] == "ratio" for k in out.index])
+    for key, c in comparisons.items():  # the earlier points (month on month, year on year)
+        if key == "now":
+            continue
+        then = (at_point(c).reindex(out.index) if c.as_of is not None
+                else pd.Series(np.nan, index=out.index))
+        out[key] = np.where(ratio, now / then.where(then > 0) - 1, now - then)
+        out[f"{key}_value"] = then
+    return out
 
 
 def take(frame: pd.DataFrame, positions: np.ndarray,

@@ -7,19 +7,24 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
+from valuation import i18n
 from valuation.config import Settings, Tier
 from valuation.measures import MEASURES
+from valuation.schema import enum_label
 from valuation.scoring import Scorecard, effective_weights
 
 __all__ = [
     "TierCutter",
     "basis_score",
     "composition",
+    "concentration",
     "group_rollup",
     "kpis_by",
     "lorenz",
     "migration",
+    "migration_summary",
     "path_to_next_tier",
+    "segment_labels",
     "tier_summary",
 ]
 
@@ -120,14 +125,23 @@ def composition(analysed: pd.DataFrame, by: str) -> pd.DataFrame:
     return long
 
 
+def _cumulative(revenue: pd.Series) -> np.ndarray | None:
+    """Cumulative share of revenue over accounts sorted from smallest (0 first), None when
+    there is no positive revenue."""
+    r = np.sort(np.clip(np.asarray(revenue, dtype="float64"), 0, None))
+    if len(r) == 0 or r.sum() <= 0:
+        return None
+    return np.concatenate([[0.0], np.cumsum(r) / r.sum()])
+
+
 def lorenz(revenue: pd.Series, *, points: int = 101) -> tuple[pd.DataFrame, float, float]:
     """Lorenz curve of revenue (accounts sorted from smallest), the top 20% share and Gini."""
-    r = np.sort(np.clip(np.asarray(revenue, dtype="float64"), 0, None))
-    n = len(r)
-    if n == 0 or r.sum() <= 0:
+    cum = _cumulative(revenue)
+    if cum is None:
         grid = np.linspace(0, 1, points)
-        return pd.DataFrame({"accounts_share": grid, "revenue_share": grid}), float("nan"), float("nan")
-    cum = np.concatenate([[0.0], np.cumsum(r) / r.sum()])
+        nan = float("nan")
+        return pd.DataFrame({"accounts_share": grid, "revenue_share": grid}), nan, nan
+    n = len(cum) - 1
     x = np.linspace(0, 1, points)
     y = np.interp(x * n, np.arange(n + 1), cum)
     top20 = 1 - np.interp(0.8 * n, np.arange(n + 1), cum)
@@ -135,12 +149,29 @@ def lorenz(revenue: pd.Series, *, points: int = 101) -> tuple[pd.DataFrame, floa
     return pd.DataFrame({"accounts_share": x, "revenue_share": y}), float(top20), float(gini)
 
 
+def concentration(revenue: pd.Series, shares: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
+                  ) -> pd.DataFrame:
+    """Share of monthly revenue from the largest ``shares`` of accounts (read off the Lorenz
+    curve, so the top 20% row is :func:`lorenz`'s figure): top_share, accounts (how many
+    accounts that is), monthly_revenue, revenue_share."""
+    s = np.asarray(shares, dtype="float64")
+    r = np.asarray(revenue, dtype="float64")
+    n = len(r)
+    cum = _cumulative(revenue)
+    share = (1 - np.interp((1 - s) * n, np.arange(n + 1), cum)) if cum is not None \
+        else np.full(len(s), np.nan)
+    total = float(np.clip(r, 0, None).sum()) if n else 0.0
+    return pd.DataFrame({"top_share": s, "accounts": np.ceil(s * n - 1e-9).astype("int64"),
+                         "monthly_revenue": share * total, "revenue_share": share})
+
+
 def group_rollup(analysed: pd.DataFrame, cutter: TierCutter, settings: Settings) -> pd.DataFrame:
     """Groups (a head and its branches) scored as one: revenue-weighted scores, summed revenue,
     and a group tier from the same cuts. Accounts without group links are left out."""
     head = analysed["parent_account_id"].fillna(analysed["account_id"])
     has_branches = head.isin(analysed["parent_account_id"].dropna())
-    g = analysed[has_branches].assign(group_id=head[has_branches])
+    scored = ["account_id", "monthly_revenue", "value_score", "loyalty_score", "competitor_score"]
+    g = analysed.loc[has_branches.to_numpy(bool), scored].assign(group_id=head[has_branches])
     w = g["monthly_revenue"].clip(lower=0) + 1e-9
     agg = g.assign(
         wv=g["value_score"] * w, wl=g["loyalty_score"] * w, wc=g["competitor_score"] * w, w=w
@@ -156,7 +187,7 @@ def group_rollup(analysed: pd.DataFrame, cutter: TierCutter, settings: Settings)
         "competitor_score": agg["wc"] / agg["w"],
     })
     out["group_tier"] = cutter.predict(basis_score(out, settings))
-    heads = analysed.set_index("account_id")
+    heads = analysed[["account_id", "name", "name_en", "tier"]].set_index("account_id")
     out["name"] = heads["name"].reindex(out.index)
     out["name_en"] = heads["name_en"].reindex(out.index)
     out["head_tier"] = heads["tier"].reindex(out.index)
@@ -182,6 +213,38 @@ def migration(before: pd.DataFrame, after: pd.DataFrame, tiers: list[str]) -> pd
     order = {t: i for i, t in enumerate(["new", *tiers, "gone"])}
     return out.sort_values(["from_tier", "to_tier"], key=lambda s: s.map(order),
                            ignore_index=True)
+
+
+MOVES = ("up", "same", "down", "new", "gone")
+
+
+def migration_summary(mig: pd.DataFrame, tiers: list[str]) -> pd.DataFrame:
+    """Accounts and revenue of a :func:`migration` that moved up a tier (or more), stayed,
+    moved down, are new or left: one row per move of :data:`MOVES`, in that order."""
+    rank = {t: i for i, t in enumerate(tiers)}  # 0 is the top tier
+    before, after = mig["from_tier"].map(rank), mig["to_tier"].map(rank)
+    move = np.select([mig["from_tier"].eq("new").to_numpy(), mig["to_tier"].eq("gone").to_numpy(),
+                      (after < before).to_numpy(), (after > before).to_numpy()],
+                     ["new", "gone", "up", "down"], "same")
+    out = mig.assign(move=move).groupby("move")[["accounts", "revenue"]].sum()
+    out = out.reindex(list(MOVES)).fillna(0)
+    out["accounts"] = out["accounts"].astype("int64")
+    out.index.name = "move"
+    return out.reset_index()
+
+
+def segment_labels(values: pd.Series, by: str, lang: str) -> pd.Series:
+    """A segment column (``family``, ``industry``, ``city``, or another enum's codes) in
+    ``lang``, each distinct value labelled once; a missing value reads "Unknown"."""
+    unknown = i18n.t("label.unknown", lang)
+
+    def label(x: object) -> str:
+        if not isinstance(x, str) or x == "":
+            return unknown
+        return i18n.city(x, lang) if by == "city" else enum_label(by, x, lang)
+
+    codes = pd.Series(values.astype(object).where(values.notna(), None), index=values.index)
+    return codes.map({c: label(c) for c in pd.unique(codes)}).fillna(unknown).astype(object)
 
 
 def path_to_next_tier(

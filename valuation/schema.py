@@ -459,6 +459,28 @@ APP_TABLES: tuple[Table, ...] = (
         help="The history of a work order: every warning hit, assignment, status change and note.",
     ),
     Table(
+        "contact_log",
+        "接触记录(应用内登记)",
+        (
+            C("contact_id", "str", "登记编号", required=True),
+            C("account_id", "str", "客户编号", required=True),
+            C("date", "date", "接触日期", required=True),
+            C("kind", "str", "类型", required=True, help="call, visit, email, meeting"),
+            C("user_id", "str", "经办人工号", required=True),
+            C("note", "str", "说明"),
+            C("outcome", "str", "结果",
+              help="reached, not_reached, follow_up, at_risk, resolved (or empty)"),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("contact_id",),
+        app_owned=True,
+        help="Calls, visits, e-mails and meetings logged in the app by the person who made "
+             "them (the interactions of the facts come from imports). Kept across every "
+             "import; shown in the account's interaction history beside the imported ones.",
+    ),
+    Table(
         "score_snapshots",
         "评分快照",
         (
@@ -504,11 +526,58 @@ APP_TABLES: tuple[Table, ...] = (
             C("version", "int", "版本", required=True),
             C("updated_at", "str", "更新时间", required=True),
             C("updated_by", "str", "更新人", required=True),
+            C("imported_owner_id", "str", "导入时的客户经理",
+              help="The owner the facts named when the account was first given an owner here "
+                   "(empty for the unassigned pool)"),
         ),
         key=("account_id",),
         app_owned=True,
-        help="Owners given in the app to accounts imported without a known owner; they hold "
-             "across re-imports until an import names a known owner.",
+        help="Owners given in the app: to accounts imported without a known owner (the "
+             "unassigned pool), or moved from one account manager to another. They hold "
+             "across re-imports until an import names another known owner than the one the "
+             "account had when it was given its owner here.",
+    ),
+    Table(
+        "user_changes",
+        "用户变更",
+        (
+            C("user_id", "str", "工号", required=True),
+            C("name", "str", "姓名"),
+            C("name_en", "str", "英文姓名"),
+            C("role", "str", "角色", enum="role"),
+            C("team_id", "str", "团队编号"),
+            C("email", "str", "邮箱"),
+            C("active", "bool", "可登录", required=True),
+            C("created", "bool", "在应用中创建", required=True),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("user_id",),
+        app_owned=True,
+        help="Users created or changed by an admin in the app. The fields set here hold over "
+             "every import of users (an empty one: as imported); a user created here stays "
+             "when an import does not name them; a deactivated one (active false) cannot sign "
+             "in, and keeps their accounts.",
+    ),
+    Table(
+        "team_changes",
+        "团队变更",
+        (
+            C("team_id", "str", "团队编号", required=True),
+            C("name", "str", "团队名称"),
+            C("name_en", "str", "团队英文名称"),
+            C("lead_id", "str", "主管工号"),
+            C("city", "str", "所属地市"),
+            C("created", "bool", "在应用中创建", required=True),
+            C("version", "int", "版本", required=True),
+            C("updated_at", "str", "更新时间", required=True),
+            C("updated_by", "str", "更新人", required=True),
+        ),
+        key=("team_id",),
+        app_owned=True,
+        help="Teams created or changed by an admin in the app, applied over every import of "
+             "teams as user changes are.",
     ),
     Table(
         "signin_attempts",

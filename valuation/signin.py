@@ -33,7 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from valuation.access import User, authenticate, get_user
+from valuation.access import User, authenticate, get_user, is_active
 from valuation.appdb import Tx
 from valuation.store import ConflictError, Store
 
@@ -243,6 +243,8 @@ def restore(store: Store, cookie: str, *, policy: Policy,
             or now >= _parse(row["last_seen_at"]) + policy.idle):
         return None
     user = get_user(store, str(row["user_id"]))
+    if user is not None and not is_active(store, user.user_id):
+        user = None  # deactivated by an admin: as good as removed
     with store.transaction() as tx:
         if user is None:
             _revoke(store, tx, tbl.c.token_hash == digest, why="removed", by="system", now=now)

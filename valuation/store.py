@@ -26,9 +26,10 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import sqlalchemy as sa
 
 from valuation import schema
-from valuation.appdb import APP_DB_TABLES, AppDB, ConflictError, Tx, json_default
+from valuation.appdb import APP_DB_TABLES, AppDB, ConflictError, Tx, json_default, to_arrow
 
 __all__ = [
     "ConflictError",
@@ -488,6 +489,10 @@ class Store:
                 tx.execute(f'DELETE FROM "{name}"')
                 tx.execute(f'INSERT INTO "{name}" SELECT {select} FROM "{view}"')
                 tx.unregister(view)
+            if "users" in frames or "teams" in frames:
+                arrow = self.app.arrow(["user_changes", "team_changes"])
+                self._apply_directory(tx, users=arrow["user_changes"],
+                                      teams=arrow["team_changes"])
             if "accounts" in frames or "users" in frames:
                 self._apply_assignments(tx)
             for k, v in meta.items():
@@ -499,7 +504,9 @@ class Store:
         return version
 
     def _apply_assignments(self, tx: duckdb.DuckDBPyConnection) -> None:
-        """Owners assigned in the app hold for accounts the import gives no known owner."""
+        """Owners given in the app hold for accounts the import gives no known owner, and for
+        accounts the import still gives the owner they had when they were moved (an import
+        naming another known owner wins: the source system moved the account since)."""
         tx.register("account_assignments", self.app.arrow(["account_assignments"])[
             "account_assignments"])
         tx.execute(
@@ -507,14 +514,63 @@ class Store:
                FROM account_assignments asg
                WHERE accounts.account_id = asg.account_id
                  AND (accounts.owner_id IS NULL
-                      OR accounts.owner_id NOT IN (SELECT user_id FROM users))
+                      OR accounts.owner_id NOT IN (SELECT user_id FROM users)
+                      OR accounts.owner_id = asg.imported_owner_id)
                  AND asg.owner_id IN (SELECT user_id FROM users)""")
         tx.unregister("account_assignments")
 
-    def assign_owner(self, account_ids: list[str], owner_id: str, *, user: str) -> str:
-        """Give accounts an owner in the app (the unassigned pool): an audited assignment per
-        account in the app database and, in the same step, their owner in the facts, under a
-        new data version (the facts changed). Refuses an unknown owner or account. Returns
+    def _apply_directory(self, tx: duckdb.DuckDBPyConnection, *, users: Any = None,
+                         teams: Any = None) -> None:
+        """Users and teams changed in the app (``user_changes`` / ``team_changes`` rows, as
+        Arrow tables or frames) over the facts: every field set there replaces the imported
+        one (an empty field keeps it), and a row created in the app is added when the facts
+        do not have it."""
+        for name, changes, fields in (
+                ("teams", teams, ("name", "name_en", "lead_id", "city")),
+                ("users", users, ("name", "name_en", "role", "team_id", "email"))):
+            if changes is None or len(changes) == 0:
+                continue
+            key = schema.table(name).key[0]
+            view = f"_{name}_changes"
+            tx.register(view, changes)
+            sets = ", ".join(f'"{f}" = coalesce(c."{f}", "{name}"."{f}")' for f in fields)
+            tx.execute(f'UPDATE "{name}" SET {sets} FROM {view} c '
+                       f'WHERE "{name}"."{key}" = c."{key}"')
+            cols = ", ".join(f'"{c}"' for c in (key, *fields))
+            tx.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {view} '
+                       f'WHERE created AND name IS NOT NULL '
+                       f'AND "{key}" NOT IN (SELECT "{key}" FROM "{name}")')
+            tx.unregister(view)
+
+    def write_directory(self, name: str, row: Mapping[str, Any], *, user: str,
+                        expected_version: int | None, action: str) -> str:
+        """Write a user or team change made in the app (``user_changes`` or ``team_changes``,
+        versioned and audited) and apply it to the facts in the same step, under a new data
+        version (scope and names read the facts). Returns the data version."""
+        if name not in ("user_changes", "team_changes"):
+            raise ValueError(f"{name} is not a user or team change")
+        key = "user_id" if name == "user_changes" else "team_id"
+        tbl = self.app.tables[name]
+        version = _new_version()
+        with self.transaction() as tx:
+            self.write_row(name, row, user=user, expected_version=expected_version,
+                           action=action, tx=tx)
+            got = tx.execute(sa.select(tbl).where(tbl.c[key] == str(row[key]))).mappings().all()
+            frame = to_arrow(pd.DataFrame([dict(r) for r in got]), name)
+            with self._facts_tx() as cur:
+                self._apply_directory(cur, **{"users" if key == "user_id" else "teams": frame})
+                _stamp(cur, version, user, f"{action} {row[key]} in the app", {name: 1})
+        return version
+
+    def assign_owner(self, account_ids: list[str], owner_id: str, *, user: str,
+                     expected_owner: str | None = None) -> str:
+        """Give accounts an owner in the app: the unassigned pool's, or moved from another
+        owner. An audited assignment per account in the app database and, in the same step,
+        their owner in the facts, under a new data version (the facts changed). Each
+        assignment keeps the owner the facts named before the app first gave the account one
+        (``imported_owner_id``), so a re-import that still names it keeps the move. Refuses
+        an unknown owner or account; with ``expected_owner``, refuses (ConflictError) when
+        any of the accounts no longer has that owner (someone moved it meanwhile). Returns
         the data version."""
         ids = list(dict.fromkeys(str(a) for a in account_ids))
         if not ids:
@@ -524,25 +580,39 @@ class Store:
         with self.transaction() as tx:
             if not self.scalar("SELECT count(*) FROM users WHERE user_id = ?", [owner_id]):
                 raise ValueError(f"no user {owner_id!r}")
-            found = self.query("SELECT account_id, owner_id FROM accounts WHERE account_id IN "
-                               "(SELECT account_id FROM _ids) ORDER BY account_id",
-                               frames={"_ids": ids_df})
+            found = self.query(
+                "SELECT account_id, owner_id, owner_id IN (SELECT user_id FROM users) AS known "
+                "FROM accounts WHERE account_id IN (SELECT account_id FROM _ids) "
+                "ORDER BY account_id", frames={"_ids": ids_df})
             if len(found) != len(ids):
                 raise ValueError(f"{len(ids) - len(found)} of the accounts do not exist")
+            if expected_owner is not None:
+                moved = int((found["owner_id"].astype(object) != expected_owner).sum())
+                if moved:
+                    raise ConflictError(f"{moved} of the {len(ids)} accounts no longer belong "
+                                        f"to {expected_owner}: someone moved them meanwhile")
             stored = self.app.select("account_assignments")
-            prev = found.merge(stored[["account_id", "version"]], on="account_id", how="left")
+            prev = found.merge(stored[["account_id", "owner_id", "imported_owner_id", "version"]]
+                               .rename(columns={"owner_id": "assigned"}), on="account_id",
+                               how="left")
+            # the assignment in force keeps the owner first imported; else the facts' owner
+            # is the imported one (none for the unassigned pool)
+            in_force = prev["assigned"].notna() & (prev["assigned"] == prev["owner_id"])
+            imported = prev["owner_id"].where(prev["known"].fillna(False).astype(bool))
+            imported = prev["imported_owner_id"].where(in_force, imported)
             at = _now()
             rows = pd.DataFrame({
                 "account_id": prev["account_id"], "owner_id": owner_id,
                 "version": prev["version"].fillna(0).astype(int) + 1, "updated_at": at,
-                "updated_by": user, "_action": "assign_owner"})
+                "updated_by": user, "imported_owner_id": imported.astype(object),
+                "_action": "assign_owner"})
             self.app.upsert_frame("account_assignments", rows, user=user, at=at, tx=tx)
             with self._facts_tx() as cur:
                 cur.register("_ids", ids_df)
                 cur.execute("UPDATE accounts SET owner_id = ? WHERE account_id IN "
                             "(SELECT account_id FROM _ids)", [owner_id])
                 _stamp(cur, version, user, f"assigned {len(ids)} accounts to {owner_id}",
-                       {"accounts": len(ids)})
+                       {"assigned_accounts": len(ids)})
         return version
 
     def import_history(self) -> pd.DataFrame:

@@ -25,12 +25,17 @@ __all__ = [
     "COUNTER_PLAN_SUFFIX",
     "FINAL",
     "LINE_RULES",
+    "MANUAL",
+    "MANUAL_PRIORITIES",
+    "OpenManualOrder",
     "RULES",
     "STATUSES",
     "account_rule_params",
     "account_warnings",
     "add_note",
     "assign",
+    "create_order",
+    "due_for",
     "hit_timeline",
     "line_warnings",
     "open_orders",
@@ -68,6 +73,11 @@ RULES: dict[str, tuple[str, str, str]] = {
 }
 LINE_RULES = tuple(r for r, v in RULES.items() if v[0] == "line")
 ACCOUNT_RULES = tuple(r for r, v in RULES.items() if v[0] == "account")
+# The rule of a work order raised by hand (:func:`create_order`): no warning rule of
+# RULES, so a dispatch never hits, updates, closes or escalates it.
+MANUAL = "manual"
+# Its priorities, highest first: the base severity of each is retention.manual_priority.
+MANUAL_PRIORITIES = ("high", "normal", "low")
 
 # Work-order status flow. A false alarm can be declared as soon as the data is checked (new,
 # assigned) or after the call-back (contacted); retained / lost only after a contact.
@@ -244,10 +254,10 @@ def sync_work_orders(
     Escalation: when the account is contested (competitor_score at least
     ``retention.escalate_competitor``) or visibly churning (at least
     ``retention.escalate_rules`` distinct rules tripping at once), each of its open orders not
-    yet escalated is escalated to the team lead (``escalated``, assignee the lead, an
-    ``escalate`` event) and, unless the account already has an open ``win_back`` plan, a
-    counter-poaching plan (反抢计划) stub is written to ``plans`` for the lead, linked to the
-    account's most severe escalated order.
+    yet escalated (orders raised by hand excepted) is escalated to the team lead
+    (``escalated``, assignee the lead, an ``escalate`` event) and, unless the account already
+    has an open ``win_back`` plan, a counter-poaching plan (反抢计划) stub is written to
+    ``plans`` for the lead, linked to the account's most severe escalated order.
 
     Every changed row is versioned and audited (before / after JSON). Returns counts: created,
     updated, escalated, plans, unchanged (hit already counted), skipped (closed for this date).
@@ -299,7 +309,9 @@ def _sync(store: Store, hits: pd.DataFrame, day: pd.Timestamp, *, user: str) -> 
         rows.loc[m_upd, "severity"] = sev[m_upd]
 
         esc = hits.loc[hits["escalate"]].drop_duplicates("account_id").set_index("account_id")
-        m_esc = (rows["account_id"].isin(esc.index) & ~rows["escalated"].eq(True)).to_numpy()
+        # an order raised by hand keeps the assignee its author chose: never escalated here
+        m_esc = (rows["account_id"].isin(esc.index) & ~rows["escalated"].eq(True)
+                 & rows["rule"].ne(MANUAL)).to_numpy()
         lead = rows["account_id"].map(esc["lead_id"])
         rows.loc[m_esc, "escalated"] = True
         rows.loc[m_esc & lead.notna().to_numpy(), "assignee_id"] = lead[m_esc & lead.notna()]
@@ -488,6 +500,127 @@ def add_note(
                                   tx=tx)
         _event(store, work_order_id, "note", {"note": note}, user=user, tx=tx)
     return version
+
+
+class OpenManualOrder(ValueError):
+    """The account already has an open work order raised by hand (one per account, as one
+    per account and warning rule): add a note to it instead."""
+
+    def __init__(self, account_id: str, work_order_id: str) -> None:
+        super().__init__(f"account {account_id} already has an open work order raised by hand "
+                         f"({work_order_id}): add a note to it instead")
+        self.account_id = account_id
+        self.work_order_id = work_order_id
+
+
+def due_for(settings: Settings, tier: object, as_of: date) -> date:
+    """The due date of a work order opened on ``as_of`` for an account of ``tier``: ``as_of``
+    + ``retention.due_days`` of the tier (rounded up; an unknown tier: the last tier's)."""
+    idx = int(_tier_index(pd.Series([tier], dtype=object), settings)[0])
+    days = float(np.asarray(settings.get("retention.due_days"), dtype=float)[idx])
+    return (pd.Timestamp(as_of) + pd.Timedelta(days=int(np.ceil(days)))).date()
+
+
+def create_order(
+    store: Store,
+    analysed_frame: pd.DataFrame,
+    settings: Settings,
+    *,
+    account_id: str,
+    user: User,
+    priority: str = "normal",
+    due_date: date | None = None,
+    assignee: str | None = None,
+    note: str | None = None,
+    as_of: date | None = None,
+) -> str:
+    """Raise a work order by hand (rule :data:`MANUAL`) for one live account; return its id.
+
+    Through the same table and versioned, audited write as dispatched orders: the order is
+    written as a new row (``expected_version=0``) with a ``create`` event, in one
+    transaction. It opens ``assigned`` to ``assignee`` (default: the account's owner, else the
+    author), due ``due_date`` (default: ``as_of`` + ``retention.due_days`` of the account's
+    tier; never before ``as_of``, the data's date the overdue count is read against), with
+    severity = ``retention.manual_priority`` of ``priority`` (high, normal, low) x the tier's
+    ``warnings.severity_weights``, as a rule's base severity is weighted, so the retention
+    priority ranks it with the warnings. ``first_hit`` / ``last_hit`` are ``as_of`` (the
+    frame's as-of by default), ``hits`` 0.
+
+    A weekly dispatch never touches it: no warning rule is ``manual``, and escalation leaves
+    orders raised by hand with the assignee their author chose. Its id,
+    ``WO-<account>-manual-<n>``, cannot be the id of a dispatched order.
+
+    Refused (ValueError) for a user who may not write (an executive), an account outside the
+    user's scope, unknown or no longer live, an unknown priority or assignee, an assignee
+    the user may not give work to (an account manager: themselves; a sales lead: their
+    team; an admin: anyone), a due date before ``as_of``; :class:`OpenManualOrder` when the
+    account already has an open order raised by hand. A concurrent create of the same order
+    is a ConflictError.
+    """
+    from valuation.access import can_edit_accounts
+
+    account_id = str(account_id)
+    if not can_edit_accounts(user):
+        raise ValueError(f"{user.user_id} ({user.role}) may not raise work orders")
+    pred, params = scope_sql(user, alias="a")
+    if not store.scalar(f"SELECT count(*) FROM accounts a WHERE a.account_id = ? AND ({pred})",
+                        [account_id, *params]):
+        raise ValueError(f"account {account_id!r} is not in the scope of {user.user_id}")
+    if priority not in MANUAL_PRIORITIES:
+        raise ValueError(f"priority {priority!r} not one of {', '.join(MANUAL_PRIORITIES)}")
+    live = live_accounts(analysed_frame, ["account_id", "tier", "owner_id"])
+    acc = live[live["account_id"].astype(str).eq(account_id).to_numpy()]
+    if acc.empty:
+        raise ValueError(f"account {account_id!r} is not a live account of the portfolio")
+    day = pd.Timestamp(frame_as_of(store, analysed_frame, as_of)).normalize()
+    tier = acc["tier"].astype(object)
+    idx = int(_tier_index(tier, settings)[0])
+    bases = [float(b) for b in settings.get("retention.manual_priority")]
+    if len(bases) != len(MANUAL_PRIORITIES):
+        raise ValueError("retention.manual_priority: one base severity per priority "
+                         f"({', '.join(MANUAL_PRIORITIES)}), not {bases}")
+    weight = float(np.asarray(settings.get("warnings.severity_weights"), dtype=float)[idx])
+    severity = round(bases[MANUAL_PRIORITIES.index(priority)] * weight, 4)
+    if due_date is None:
+        due = pd.Timestamp(due_for(settings, acc["tier"].iloc[0], day.date()))
+    else:
+        due = pd.Timestamp(due_date).normalize()
+        if due < day:
+            raise ValueError(f"due date {due.date()} is before the data's date {day.date()}")
+    owner = acc["owner_id"].iloc[0]
+    users = store.query("SELECT user_id, role, team_id FROM users").set_index("user_id")
+    if assignee is None:
+        assignee = str(owner) if not _isna(owner) and str(owner) in users.index else user.user_id
+    if assignee not in users.index:
+        raise ValueError(f"no user {assignee!r}")
+    if user.role == "account_manager" and assignee != user.user_id:
+        raise ValueError(f"an account manager raises work orders for themselves, not for "
+                         f"{assignee}")
+    if user.role == "sales_lead" and assignee != user.user_id and (
+            users.at[assignee, "team_id"] != user.team_id):
+        raise ValueError(f"{assignee} is not in the team of {user.user_id}")
+    mine = orders_for(store, account_id)
+    manual = mine[mine["rule"].eq(MANUAL)]
+    still_open = manual[~manual["status"].isin(FINAL)]
+    if len(still_open):
+        raise OpenManualOrder(account_id, str(still_open["work_order_id"].iloc[0]))
+    work_order_id = f"WO-{account_id}-{MANUAL}-{len(manual) + 1}"
+    if store.app.scalar("SELECT count(*) FROM work_orders WHERE work_order_id = :w",
+                        {"w": work_order_id}):
+        work_order_id += "-" + uuid.uuid4().hex[:8]
+    text = (note or "").strip() or None
+    row = {"work_order_id": work_order_id, "account_id": account_id, "rule": MANUAL,
+           "status": "assigned", "assignee_id": assignee, "severity": severity,
+           "due_date": due.date(), "first_hit": day.date(), "last_hit": day.date(), "hits": 0,
+           "escalated": False, "outcome": None, "note": text}
+    with store.transaction() as tx:  # the order and its first event land together
+        store.write_row("work_orders", row, user=user.user_id, expected_version=0,
+                        action="create manual", tx=tx)
+        _event(store, work_order_id, "create",
+               {"as_of": day.date().isoformat(), "priority": priority, "severity": severity,
+                "assignee": assignee, "due_date": due.date().isoformat(), "note": text},
+               user=user.user_id, tx=tx)
+    return work_order_id
 
 
 def open_orders(

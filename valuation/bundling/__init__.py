@@ -31,7 +31,7 @@ from valuation.bundling.evaluate import (
     choose_blend,
     evaluate_recommender,
 )
-from valuation.bundling.graph import build_graph, ego_graph, graph_frames, layout
+from valuation.bundling.graph import build_graph, ego_graph, graph_frames, graph_view, layout
 from valuation.bundling.holdings import Holdings, holdings_from_frame, load_holdings
 from valuation.bundling.metrics import bundle_metrics, explain_bundle
 from valuation.bundling.recommend import recommend
@@ -66,6 +66,7 @@ __all__ = [
     "evaluate_recommender",
     "explain_bundle",
     "graph_frames",
+    "graph_view",
     "holdings_from_frame",
     "layout",
     "load_holdings",

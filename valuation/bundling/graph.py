@@ -2,7 +2,9 @@
 
 :func:`build_graph`: a networkx ``MultiDiGraph`` of products (ours and competitors') with
 co-holding edges (support, confidence, lift) and substitution edges (competitor -> ours);
-:func:`graph_frames`, :func:`ego_graph`: tidy node and edge tables for Altair charts.
+:func:`graph_frames`, :func:`ego_graph`: tidy node and edge tables for Altair charts;
+:func:`graph_view`: the readable part of them (each product's strongest pairs, optionally
+around a product or a family) laid out on a ring.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "build_graph",
     "ego_graph",
     "graph_frames",
+    "graph_view",
     "layout",
 ]
 
@@ -171,6 +174,68 @@ def graph_frames(graph: nx.MultiDiGraph, *, min_lift: float = 0.0,
     edges["x2"] = [pos[t][0] for t in edges["target"]]
     edges["y2"] = [pos[t][1] for t in edges["target"]]
     return nodes, edges
+
+
+def graph_view(nodes: pd.DataFrame, edges: pd.DataFrame, *, top_k: int = 3,
+               centre: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The part of the product graph a reader can follow, laid out for a chart.
+
+    ``nodes`` and ``edges`` are :func:`graph_frames`' (co-holding edges already at the minimum
+    lift). Each co-holding pair is ranked by lift at both of its products; without a
+    ``centre`` a pair stays when it is among the ``top_k`` strongest of either product, and
+    every product is shown. With a ``centre`` (product ids: one product, or a family's) only
+    the centre's own ``top_k`` strongest pairs per product stay, with the products they reach
+    and the substitutions touching the centre.
+
+    Positions: the products on a ring of radius 1 in the catalogue's order (family, function,
+    ours before competitors'), evenly spaced, so that labels can run outward like spokes; a
+    single centre product sits in the middle. Nodes gain ``central`` (in the centre) and
+    ``strength`` (their strongest lift shown); edges their end points. Returns the nodes, the
+    edges (strongest first) and the number of co-holding pairs the view chose from."""
+    centre = [str(c) for c in dict.fromkeys(map(str, centre))]
+    co = edges[edges["kind"] == "co_holding"].reset_index(drop=True)
+    sub = edges[edges["kind"] == "substitute"].reset_index(drop=True)
+    ends = pd.concat([
+        pd.DataFrame({"edge": co.index, "product": co["source"], "lift": co["lift"]}),
+        pd.DataFrame({"edge": co.index, "product": co["target"], "lift": co["lift"]}),
+    ], ignore_index=True)
+    ends["rank"] = ends.sort_values(["lift", "edge"], ascending=[False, True]).groupby(
+        "product").cumcount() + 1  # 1 = the product's strongest pair
+    if centre:
+        mine = ends["product"].isin(centre)
+        total = int(ends.loc[mine, "edge"].nunique())
+        kept = ends.loc[mine & (ends["rank"] <= top_k), "edge"].unique()
+        sub = sub[sub["source"].isin(centre) | sub["target"].isin(centre)]
+    else:
+        total = len(co)
+        kept = ends.loc[ends["rank"] <= top_k, "edge"].unique()
+    co = co.loc[np.sort(kept)].sort_values("lift", ascending=False, kind="stable")
+    shown = pd.concat([co, sub], ignore_index=True)
+    if centre:
+        keep = set(centre) | set(shown["source"]) | set(shown["target"])
+        out = nodes[nodes["product_id"].isin(keep)].copy()
+    else:
+        out = nodes.copy()
+    fam = {f: i for i, f in enumerate(FAMILIES)}
+    out = out.assign(_f=out["family"].map(fam).fillna(9), _fn=out["function"].astype(str),
+                     _them=out["provider"] != OURS, _id=out["product_id"].astype(str))
+    out = out.sort_values(["_f", "_fn", "_them", "_id"]).drop(columns=["_f", "_fn", "_them", "_id"])
+    out["central"] = out["product_id"].isin(centre)
+    hub = len(centre) == 1 and bool(out["central"].any())
+    ring = ~out["central"].to_numpy() if hub else np.ones(len(out), dtype=bool)
+    angle = np.zeros(len(out))
+    k = int(ring.sum())
+    angle[ring] = np.pi / 2 - 2 * np.pi * np.arange(k) / max(k, 1)  # clockwise from the top
+    out["x"] = np.where(ring, np.cos(angle), 0.0)
+    out["y"] = np.where(ring, np.sin(angle), 0.0)
+    lift = pd.concat([co[["source", "lift"]].rename(columns={"source": "p"}),
+                      co[["target", "lift"]].rename(columns={"target": "p"})])
+    out["strength"] = out["product_id"].map(lift.groupby("p")["lift"].max()).fillna(0.0)
+    at = out.set_index("product_id")[["x", "y"]]
+    shown = shown[shown["source"].isin(at.index) & shown["target"].isin(at.index)]
+    shown = shown.assign(x=shown["source"].map(at["x"]), y=shown["source"].map(at["y"]),
+                         x2=shown["target"].map(at["x"]), y2=shown["target"].map(at["y"]))
+    return out.reset_index(drop=True), shown.reset_index(drop=True), total
 
 
 def ego_graph(graph: nx.MultiDiGraph, held_product_ids: Iterable[str], *,

@@ -30,7 +30,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -221,7 +221,8 @@ def evaluate(store: Store, *, settings: Settings, horizon_months: int | None = N
 
 def train(store: Store, *, settings: Settings, horizon_months: int | None = None,
           path: str | Path | None = None, random_state: int = 0,
-          evaluation: bool = True) -> dict[str, Any]:
+          evaluation: bool = True,
+          progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Fit the model the history allows and save it (joblib) with its card (JSON).
 
     ``time_split`` (see :func:`evaluate`): fitted on every eligible as-of date;
@@ -235,10 +236,14 @@ def train(store: Store, *, settings: Settings, horizon_months: int | None = None
     settings, library versions, intended use and limitations (plain language, naming the
     mode's own). ``path`` defaults to ``<db stem>.churn.joblib`` beside the database; the
     card goes to the same name ending ``.json``. Returns the card plus
-    ``model_path``/``card_path``."""
+    ``model_path``/``card_path``. ``progress`` is told each stage as it starts: ``plan``,
+    ``rows``, ``evaluate``, ``fit``, ``save``."""
+    say = progress or (lambda _stage: None)
     h = _horizon(horizon_months, settings)
     t0 = datetime.now(UTC)
+    say("plan")
     plan = _plan(store, settings=settings, horizon_months=h)
+    say("rows")
     if plan["mode"] == "time_split":
         data = training_set(store, settings=settings, horizon_months=h)
     elif plan["mode"] == "cross_sectional":
@@ -247,10 +252,13 @@ def train(store: Store, *, settings: Settings, horizon_months: int | None = None
         data = training_set(store, settings=settings, horizon_months=h, as_of_dates=[])
     x, y, meta = data
     dates = sorted(pd.to_datetime(meta["as_of"]).unique())
+    if evaluation:
+        say("evaluate")
     metrics = _evaluate(store, settings=settings, horizon_months=h, plan=plan, data=data,
                         random_state=random_state) if evaluation else None
     # one row per account on one date: stratified calibration folds, as in the evaluation
     groups = meta["account_id"] if plan["mode"] == "time_split" else None
+    say("fit")
     model = _model(settings, h, random_state).fit(x, y, groups=groups)
     if model.fallback_ and plan["mode"] == "none":
         model.card_["message"] = (
@@ -299,6 +307,7 @@ def train(store: Store, *, settings: Settings, horizon_months: int | None = None
         "limitations": _limitations(status, plan, h, rules_eval, mean_predicted, observed),
     }
     model.card_ = card
+    say("save")
     target.parent.mkdir(parents=True, exist_ok=True)
     cpath = card_path(target)
     # written beside and renamed into place: a reader never sees half a file
