@@ -24,24 +24,20 @@ st.caption(tr("portfolio.caption", as_of=as_of, scope=tr(f"scope.{user.role}")))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _comparisons(path: str, data_version: str, as_of: str) -> dict[str, history.Comparison]:
-    """The portfolio a month and a year before ``as_of`` (snapshots and bills), province-wide,
-    once per data version: shared, read-only."""
-    return history.kpi_comparisons(state.store(), date.fromisoformat(as_of))
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _aligned(path: str, data_version: str, settings_id: int, as_of: str,
-             who: object) -> dict[str, history.Comparison]:
-    """The earlier points aligned to the user's scope, once per version and user."""
-    return portfolio.align_comparisons(state.scoped_frame(who),  # type: ignore[arg-type]
-                                       _comparisons(path, data_version, as_of))
+def _comparisons(path: str, data_version: str, settings_id: int, as_of: str
+                 ) -> dict[str, history.Comparison]:
+    """The portfolio a month and a year before ``as_of`` (snapshots and bills), aligned to the
+    shared province frame row for row in compact columns, once per version for every session:
+    shared, read-only. A user's scope takes its rows from it."""
+    return history.kpi_comparisons(state.store(), date.fromisoformat(as_of),
+                                   shape=portfolio.aligner(state.shared_frame()))
 
 
 def comparisons() -> dict[str, history.Comparison]:
     now = state.reading()
-    return _aligned(str(state.store().path.resolve()), now["data_version"], now["settings_id"],
-                    str(as_of), user)
+    points = _comparisons(str(state.store().path.resolve()), now["data_version"],
+                          now["settings_id"], str(as_of))
+    return portfolio.scope_comparisons(points, state.scope_rows(user))
 
 
 # (figure, label, help, how its change reads, True when a rise is bad)

@@ -129,6 +129,32 @@ def test_the_portfolio_page_shows_the_change_and_follows_a_filter(demo_db, analy
     assert accounts.value == f"{int((live & (frame['industry'] == 'government')).sum()):,}"
 
 
+def test_a_scope_taken_from_the_shared_alignment_reads_as_its_own(analysed, demo_path):
+    """The page aligns the earlier points once to the province frame (compact columns) and
+    takes a user's rows from it: the same figures as aligning to the user's own frame."""
+    frame, points, _ = analysed
+    with Store(demo_path) as s:
+        aligned = history.kpi_comparisons(s, date.fromisoformat(frame.attrs["as_of"]),
+                                          shape=portfolio.aligner(frame))
+        user = access.get_user(s, "am01")
+        users = s.read_table("users")
+    mom = aligned["mom"].frame
+    assert len(mom) == len(frame) and "account_id" not in mom.columns
+    assert mom["tier"].dtype == "category"
+    assert mom.memory_usage(deep=True).sum() < 60 * len(frame)  # compact: no strings per row
+    rows = np.flatnonzero(access.scope_filter(user, frame, users).to_numpy())
+    assert 0 < len(rows) < len(frame)
+    mine = frame.iloc[rows].reset_index(drop=True)
+    mine.attrs = frame.attrs
+    chosen = {"tiers": ["A", "B", "C"], "strategies": sorted(frame["strategy"].dropna().unique())[:2]}
+    got = portfolio.kpi_changes(mine, portfolio.scope_comparisons(aligned, rows), **chosen)
+    want = portfolio.kpi_changes(mine, portfolio.align_comparisons(mine, points), **chosen)
+    pd.testing.assert_frame_equal(got, want)
+    assert got.loc["accounts", "value"] > 0 and np.isfinite(got.loc["accounts", "mom"])
+    # every row: nothing copied, the same points
+    assert portfolio.scope_comparisons(aligned, None)["mom"].frame is mom
+
+
 @pytest.fixture(scope="module")
 def one_snapshot(demo_path, tmp_path_factory):
     """The demo with its score history cut to the latest snapshot: an export of one date."""

@@ -173,10 +173,27 @@ def scoped_frame(user: User) -> pd.DataFrame:
     before anything is copied (an account manager's 150 accounts cost 150 rows), and for a
     province-wide scope a view of the shared frame (copy-on-write: changing it copies)."""
     f = _with_previous(*_key())
-    mask = scope_filter(user, f, users())
-    out = f.copy(deep=False) if bool(mask.all()) else f[mask.to_numpy()].reset_index(drop=True)
+    rows = _scope_rows(f, user)
+    out = f.copy(deep=False) if rows is None else f.iloc[rows].reset_index(drop=True)
     out.attrs = dict(f.attrs)
     return out
+
+
+def _scope_rows(f: pd.DataFrame, user: User) -> np.ndarray | None:
+    mask = scope_filter(user, f, users()).to_numpy()
+    return None if bool(mask.all()) else np.flatnonzero(mask)
+
+
+def scope_rows(user: User) -> np.ndarray | None:
+    """The positions in :func:`shared_frame` of the rows :func:`scoped_frame` gives ``user``,
+    in order; None when the scope is the whole frame."""
+    return _scope_rows(_with_previous(*_key()), user)
+
+
+def shared_frame() -> pd.DataFrame:
+    """The province-wide analysed frame every session shares (read-only: never modify it);
+    :func:`scoped_frame` picks a user's rows from it."""
+    return _with_previous(*_key())
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,7 @@ dimension separated the accounts that churned afterwards."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -124,13 +125,17 @@ class Comparison:
     frame: pd.DataFrame = field(repr=False)
 
 
-def kpi_comparisons(store: Store, as_of: date) -> dict[str, Comparison]:
+def kpi_comparisons(store: Store, as_of: date,
+                    shape: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                    ) -> dict[str, Comparison]:
     """The earlier points of :data:`COMPARISONS` for the headline figures as of ``as_of``:
     the score snapshot of that month (who was live, in which tier and strategy, with which
     monthly revenue) and the bills to its date; and, as ``"now"``, the same for the month of
     ``as_of`` (a change is one snapshot against another: the analysis the pages show scores
     churned accounts too, so its tiers differ a little from any snapshot's). Two queries per
-    point, over whole tables."""
+    point, over whole tables. ``shape`` (e.g. :func:`valuation.portfolio.aligner`) is applied
+    to each point's frame as soon as it is read, so only one point's raw rows are held at a
+    time."""
     dates = snapshot_dates(store)
     first = dates[0] if dates else None
     month_now = pd.Timestamp(as_of).to_period("M")
@@ -171,7 +176,10 @@ def kpi_comparisons(store: Store, as_of: date) -> dict[str, Comparison]:
         frame["live"] = frame["live"].astype("boolean").fillna(False).astype(bool)
         for c in ("monthly_revenue", "revenue_3m", "revenue_prev_3m", "arrears_3m"):
             frame[c] = pd.to_numeric(frame[c], errors="coerce").fillna(0.0).astype(float)
-        out[key] = Comparison(key, label, d, None, first, frame[COMPARISON_COLUMNS])
+        frame = frame[COMPARISON_COLUMNS]
+        del snap, bills
+        out[key] = Comparison(key, label, d, None, first,
+                              frame if shape is None else shape(frame))
     return out
 
 
