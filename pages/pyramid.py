@@ -32,8 +32,10 @@ st.caption(tr("portfolio.caption", as_of=frame.attrs.get("as_of"), scope=tr(f"sc
 reports.pack_downloads(user, frame)  # the executive pack of this scope, built when clicked
 
 MEASURES = ["accounts", "revenue"]
-measure = st.segmented_control(tr("pyramid.measure"), MEASURES, default="accounts",
-                               format_func=labeller("pyramid.by_", MEASURES), key="pyr_measure")
+keep = widgets.keep_choice  # each choice is a code: a language switch keeps it
+measure = st.segmented_control(tr("pyramid.measure"), MEASURES,
+                               format_func=labeller("pyramid.by_", MEASURES),
+                               key=keep("pyr_measure", "accounts"))
 measure = measure or "accounts"
 summary = pyramid.tier_summary(live, settings, L)
 curve, top20, gini = pyramid.lorenz(live["monthly_revenue"])
@@ -63,16 +65,16 @@ else:
     d_from = m1.selectbox(tr("pyramid.from"), dates, index=max(len(dates) - 13, 0), key="pyr_from")
     d_to = m2.selectbox(tr("pyramid.to"), dates, index=len(dates) - 1, key="pyr_to")
     mig_measure = m3.segmented_control(tr("pyramid.measure"), ["accounts", "revenue"],
-                                       default="accounts", key="pyr_mig_measure",
+                                       key=keep("pyr_mig_measure", "accounts"),
                                        format_func=labeller("pyramid.by_", MEASURES))
     mig = state.tier_migration(user, d_from, d_to)
     st.altair_chart(charts.migration_chart(mig, L, measure=mig_measure or "accounts",
                                            order=["new", *codes, "gone"]), width="stretch")
 
 st.subheader(tr("pyramid.kpis"))
-by = st.segmented_control(tr("pyramid.kpis_by"), ["city", "industry"], default="city",
+by = st.segmented_control(tr("pyramid.kpis_by"), ["city", "industry"],
                           format_func=labeller("col.", ["city", "industry"]),
-                          key="pyr_kpi_by") or "city"
+                          key=keep("pyr_kpi_by", "city")) or "city"
 st.dataframe(widgets.kpi_table(pyramid.kpis_by(frame, by), by), hide_index=True, width="stretch")
 
 groups = pyramid.group_rollup(frame, a.cutter, settings)
@@ -96,7 +98,7 @@ if not groups.empty:
 
 st.subheader(tr("pyramid.drill"))
 tier = st.selectbox(tr("col.tier"), codes, format_func=lambda c: f"{c} · {settings.tier(c).label(L)}",
-                    key="pyr_drill")
+                    key=keep("pyr_drill"))
 members = take(frame, live_rows[(live["tier"] == tier).to_numpy(bool)],
                (*VIEW_COLUMNS, "monthly_revenue")).sort_values("monthly_revenue", ascending=False)
 table = account_table(widgets.capped(members), L)

@@ -216,6 +216,26 @@ def test_a_language_switch_keeps_the_filters_and_shows_them_in_the_new_language(
     assert any(c.value.startswith(f"{n} of ") for c in at.caption)  # the same accounts
 
 
+def test_the_pyramid_keeps_its_choices_across_a_language_switch(demo_db):
+    at = _signed_in("exec01", "zh").run()
+    at.switch_page("pages/pyramid.py").run()
+    assert not at.exception
+    at.segmented_control(key="pyr_measure").set_value("revenue")
+    at.segmented_control(key="pyr_kpi_by").set_value("industry")
+    at.selectbox(key="pyr_drill").set_value("B")
+    at.run()
+    assert "重点" in at.selectbox(key="pyr_drill").format_func("B")  # labelled in Chinese
+    at.session_state["lang"] = "en"  # what the language switch sets
+    at.run()
+    assert not at.exception
+    assert at.segmented_control(key="pyr_measure").value == "revenue"
+    assert at.segmented_control(key="pyr_kpi_by").value == "industry"
+    drill = at.selectbox(key="pyr_drill")
+    assert drill.value == "B"
+    assert drill.proto.set_value and drill.proto.raw_value == drill.format_func("B")
+    assert drill.proto.raw_value == "B · Key"
+
+
 # -- 3. bookmarked links through the sign-in (a real server: its routing, not AppTest's) -----
 @pytest.mark.browser
 def test_a_bookmarked_link_opens_its_page_after_signing_in(demo_path, tmp_path):
