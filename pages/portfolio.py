@@ -3,6 +3,7 @@ revenue trend, positioning map and the filterable account table in scope."""
 
 import math
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -39,6 +40,29 @@ def comparisons() -> dict[str, history.Comparison]:
                           now["settings_id"], str(as_of))
     return portfolio.scope_comparisons(points, state.scope_rows(user))
 
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _filter_options(path: str, data_version: str, settings_id: int, who: object,
+                    language: str) -> dict[str, Any]:
+    """The filters' choices in the user's scope (distinct codes, their labels, the owners),
+    once per version, user and language rather than scanning the scope on every rerun."""
+    f = state.scoped_frame(who)  # type: ignore[arg-type]
+    codes = {c: sorted(f[c].dropna().unique().tolist())
+             for c in ("industry", "city", "size_class", "strategy", "lifecycle_stage")}
+    return {**codes,
+            "industry": {c: i18n.enum("industry", c, language) for c in codes["industry"]},
+            "size_class": {c: i18n.enum("size_class", c, language) for c in codes["size_class"]},
+            "owner": portfolio.owner_options(f, language) if who.role != "account_manager"  # type: ignore[attr-defined]
+            else {}}
+
+
+def filter_options() -> dict[str, Any]:
+    now = state.reading()
+    return _filter_options(str(state.store().path.resolve()), now["data_version"],
+                           now["settings_id"], user, L)
+
+
+MAP_POINTS = 4000  # the positioning map's points at most: the largest accounts by revenue
 
 # (figure, label, help, how its change reads, True when a rise is bad)
 KPI_ROW = (("accounts", "kpi.accounts", None, "count", False),
@@ -117,28 +141,29 @@ def _explore() -> None:
     with st.expander(tr("portfolio.filters"), expanded=True, icon=":material/filter_list:"):
         f1, f2, f3, f4 = st.columns([2, 2, 2, 2])
         text = f1.text_input(tr("filter.search"), placeholder=tr("filter.search_hint"), key="pf_text")
-        ind_codes, ind_labels = widgets.enum_options(frame["industry"], "industry")
-        industries = f2.multiselect(tr("col.industry"), ind_codes, format_func=ind_labels.get,
-                                    key=keep("pf_ind"), placeholder=tr("filter.any"))
-        cities = f3.multiselect(tr("col.city"), sorted(frame["city"].dropna().unique()),
+        opts = filter_options()
+        industries = f2.multiselect(tr("col.industry"), list(opts["industry"]),
+                                    format_func=opts["industry"].get, key=keep("pf_ind"),
+                                    placeholder=tr("filter.any"))
+        cities = f3.multiselect(tr("col.city"), opts["city"],
                                 format_func=lambda x: i18n.city(x, L), key=keep("pf_city"),
                                 placeholder=tr("filter.any"))
-        size_codes, size_labels = widgets.enum_options(frame["size_class"], "size_class")
-        sizes = f4.multiselect(tr("col.size_class"), size_codes, format_func=size_labels.get,
-                               key=keep("pf_size"), placeholder=tr("filter.any"))
+        sizes = f4.multiselect(tr("col.size_class"), list(opts["size_class"]),
+                               format_func=opts["size_class"].get, key=keep("pf_size"),
+                               placeholder=tr("filter.any"))
         g1, g2, g3, g4 = st.columns([2, 2, 2, 2])
         tiers = g1.multiselect(tr("col.tier"), [t.code for t in settings.tiers],
                                format_func=lambda x: f"{x} · {settings.tier(x).label(L)}",
                                key=keep("pf_tier"), placeholder=tr("filter.any"))
-        strategies = g2.multiselect(tr("col.strategy"), sorted(frame["strategy"].unique()),
+        strategies = g2.multiselect(tr("col.strategy"), opts["strategy"],
                                     format_func=lambda x: i18n.strategy(x, L),
                                     key=keep("pf_strategy"), placeholder=tr("filter.any"))
-        stages = g3.multiselect(tr("col.lifecycle_stage"), sorted(frame["lifecycle_stage"].unique()),
+        stages = g3.multiselect(tr("col.lifecycle_stage"), opts["lifecycle_stage"],
                                 format_func=lambda x: i18n.stage(x, L), key=keep("pf_stage"),
                                 placeholder=tr("filter.any"))
         owners: list[str] = []
         if user.role != "account_manager":
-            people = portfolio.owner_options(frame, L)
+            people = opts["owner"]
             owners = g4.multiselect(tr("col.owner"), list(people),
                                     format_func=lambda o: people[o] or tr("account.unassigned"),
                                     key=keep("pf_owner"), placeholder=tr("filter.any"))
@@ -153,17 +178,20 @@ def _explore() -> None:
                  {k: points[k] for k in history.COMPARISONS})  # month on month, year on year
         if any(bool(v.strip()) if isinstance(v, str) else bool(v) for v in chosen.values()):
             st.caption(tr("pf.kpi_caption"))
-    shown = portfolio.take(frame, hits, portfolio.MAP_COLUMNS)  # what the map and counts read
+    # the map's points (the largest by revenue) and the counts' two columns: no more copied
+    on_map = portfolio.take(frame, portfolio.largest(frame, hits, "monthly_revenue", MAP_POINTS),
+                            portfolio.MAP_COLUMNS)
+    counted = portfolio.take(frame, hits, ("strategy", "monthly_revenue"))
 
     left, right = st.columns([3, 2])
     left.altair_chart(
-        charts.positioning_chart(shown, L, value_cut=settings.get("positioning.value_high"),
+        charts.positioning_chart(on_map, L, max_points=MAP_POINTS, value_cut=settings.get("positioning.value_high"),
                                  loyalty_cut=settings.get("positioning.loyalty_high"),
                                  ink=widgets.ink()),
         width="stretch",
     )
     right.altair_chart(charts.revenue_trend_chart(state.revenue_trend(user), L), width="stretch")
-    right.dataframe(widgets.strategy_counts(shown), hide_index=True, width="stretch")
+    right.dataframe(widgets.strategy_counts(counted), hide_index=True, width="stretch")
 
     st.subheader(tr("portfolio.accounts"))
     top = portfolio.take(frame, widgets.capped(hits), portfolio.VIEW_COLUMNS)

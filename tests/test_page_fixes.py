@@ -483,3 +483,22 @@ def test_the_bundling_page_centres_the_graph(demo_db):
     assert 0 < len(pairs) <= 2  # its two strongest (the default)
     assert ((pairs["Product"] == "Cloud hosts & storage")
             | (pairs["Held with"] == "Cloud hosts & storage")).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_maps_points_are_the_largest_of_the_filtered_rows(seed):
+    """``largest`` picks, before any copy, the rows ``nlargest`` would keep (missing last)."""
+    rng = np.random.default_rng(seed)
+    n = 500
+    revenue = rng.permutation(n).astype(float)  # distinct: one right answer
+    revenue[rng.choice(n, 40, replace=False)] = np.nan
+    frame = pd.DataFrame({"monthly_revenue": pd.array(revenue, dtype="Float64")})
+    hits = np.sort(rng.choice(n, 300, replace=False))
+    got = portfolio.largest(frame, hits, "monthly_revenue", 50)
+    want = frame.iloc[hits].astype(float).nlargest(50, "monthly_revenue").index.to_numpy()
+    assert list(got) == sorted(want)
+    few = hits[:30]
+    assert portfolio.largest(frame, few, "monthly_revenue", 50) is few  # all of them
+    # more asked than have a figure: the missing ones come last
+    some = portfolio.largest(frame, hits, "monthly_revenue", 290)
+    assert np.isnan(revenue[np.setdiff1d(hits, some)]).all()

@@ -210,12 +210,6 @@ def report_table(report: object, *, warnings: bool = False) -> pd.DataFrame:
     })
 
 
-def enum_options(values: pd.Series, enum: str) -> tuple[list[str], dict[str, str]]:
-    """Sorted distinct codes of ``values`` and their labels in the session language."""
-    codes = sorted(values.dropna().unique().tolist())
-    return codes, {c: i18n.enum(enum, c, lang()) for c in codes}
-
-
 def table_config() -> dict[str, object]:
     """Number formats for the account table's columns, by their translated headers."""
     money_fmt = st.column_config.NumberColumn(format="¥%,.0f")
@@ -234,7 +228,7 @@ def table_config() -> dict[str, object]:
 
 def strategy_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Accounts and monthly revenue per strategy, largest revenue first, labelled."""
-    g = frame.groupby("strategy").agg(accounts=("account_id", "size"),
+    g = frame.groupby("strategy").agg(accounts=("monthly_revenue", "size"),
                                       revenue=("monthly_revenue", "sum"))
     g = g.sort_values("revenue", ascending=False).reset_index()
     return pd.DataFrame({

@@ -13,7 +13,7 @@ from valuation.schema import enum_label
 
 __all__ = ["KPIS", "MAP_COLUMNS", "TABLE_COLUMNS", "UNASSIGNED", "VIEW_COLUMNS", "account_table",
            "align_comparisons", "aligner", "filter_accounts", "filter_positions", "kpi_changes",
-           "owner_options", "scope_comparisons", "take", "with_previous"]
+           "largest", "owner_options", "scope_comparisons", "take", "with_previous"]
 
 UNASSIGNED = "__unassigned__"  # the owner filter's choice for the unassigned pool
 
@@ -247,6 +247,17 @@ def take(frame: pd.DataFrame, positions: np.ndarray,
     out = src.copy(deep=False) if len(positions) == len(frame) else src.iloc[positions]
     out.attrs = frame.attrs
     return out
+
+
+def largest(frame: pd.DataFrame, positions: np.ndarray, column: str, n: int) -> np.ndarray:
+    """The ``n`` positions among ``positions`` with the largest ``column`` (missing ones
+    last), in frame order: what a chart of at most ``n`` points shows, picked before any row
+    is copied."""
+    if len(positions) <= n:
+        return positions
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float, na_value=np.nan)
+    v = np.nan_to_num(values[positions], nan=-np.inf)
+    return np.sort(positions[np.argpartition(-v, n - 1)[:n]])
 
 
 def filter_accounts(frame: pd.DataFrame, *, columns: Sequence[str] | None = None,
